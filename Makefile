@@ -1,0 +1,78 @@
+# neurodrop: `make run` starts the site on the embedded defaults, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+.PHONY: help venv run worker test test-fast test-browser lint fuzz bench browser vendor serve-prod clean
+
+help:
+	@echo "make run        - set up .venv, migrate, start web + one worker on http://localhost:$${PORT:-5000}"
+	@echo "make test       - set up .venv (+ Chromium where apt can install it) and run the whole suite"
+	@echo "make test-fast  - unit and app tests only"
+	@echo "make lint       - ruff"
+	@echo "make fuzz       - the NIfTI parser fuzz test with many more cases"
+	@echo "make bench      - benchmarks (ratios against a floor measured in the same run)"
+	@echo "make serve-prod - gunicorn + workers on DATABASE_URL / CELERY_BROKER_URL / MAIL_SERVER"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) run.py
+
+worker: $(STAMP)
+	$(BIN)/celery -A celery_worker worker -B --loglevel=INFO
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
+	  && echo "installed $(CHROMIUM)"; \
+	else echo "no Chromium at $(CHROMIUM) and cannot apt-get it: browser tests will be skipped"; fi
+
+test: $(DEV_STAMP) browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(DEV_STAMP)
+	$(PY) -m pytest tests/unit tests/app $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check webapp workers tests bench run.py celery_worker.py wsgi.py
+
+fuzz: $(DEV_STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit -k fuzz -q
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+vendor:
+	sh scripts/vendor-frontend.sh
+
+serve-prod: $(STAMP)
+	$(PY) -m flask --app webapp db upgrade
+	$(BIN)/celery -A celery_worker worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2} --detach \
+	  --pidfile=$${INSTANCE_DIR:-instance}/worker.pid --logfile=$${INSTANCE_DIR:-instance}/worker.log
+	$(BIN)/celery -A celery_worker beat --loglevel=INFO --detach \
+	  --pidfile=$${INSTANCE_DIR:-instance}/beat.pid --logfile=$${INSTANCE_DIR:-instance}/beat.log \
+	  --schedule=$${INSTANCE_DIR:-instance}/celerybeat-schedule
+	$(BIN)/gunicorn --bind $${HOST:-127.0.0.1}:$${PORT:-8000} --workers $${WEB_CONCURRENCY:-2} --timeout 600 wsgi:app
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

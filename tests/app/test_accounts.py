@@ -1,0 +1,131 @@
+"""Accounts end to end with the test client: the links arrive in the outbox."""
+
+import re
+
+from webapp.models import ApiToken, User, hash_token
+
+from ..conftest import csrf_token, message_text
+
+EMAIL = "ada@example.org"
+PASSWORD = "a long enough passphrase"
+
+
+def link_in(message, marker):
+    match = re.search(r"https?://[^/\s]+(/\S*" + marker + r"\S*)", message_text(message))
+    assert match, message_text(message)
+    return match.group(1).rstrip(".,)>\"'")
+
+
+def register(client, email=EMAIL, password=PASSWORD):
+    return client.post(
+        "/accounts/register",
+        data={
+            "email": email,
+            "password": password,
+            "password_confirm": password,
+            "csrf_token": csrf_token(client, "/accounts/register"),
+        },
+    )
+
+
+def login(client, email=EMAIL, password=PASSWORD):
+    return client.post(
+        "/accounts/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/accounts/login")},
+    )
+
+
+def test_register_confirm_login_logout_reset(app, client, outbox):
+    assert register(client).status_code == 302
+    messages = outbox()
+    assert len(messages) == 1 and messages[0]["To"] == EMAIL
+    confirm = link_in(messages[0], "confirm")
+
+    assert client.get(confirm).status_code == 302
+    assert login(client).status_code == 302
+    profile = client.get("/accounts/profile")
+    assert profile.status_code == 200 and EMAIL.encode() in profile.data
+
+    client.post("/accounts/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert client.get("/accounts/profile").status_code in (302, 401)
+
+    client.post("/accounts/reset", data={"email": EMAIL, "csrf_token": csrf_token(client, "/accounts/reset")})
+    reset = link_in(outbox()[-1], "reset")
+    new_password = "another long passphrase"
+    answer = client.post(
+        reset,
+        data={"password": new_password, "password_confirm": new_password, "csrf_token": csrf_token(client, reset)},
+    )
+    assert answer.status_code == 302
+    assert login(client, password=PASSWORD).status_code == 200
+    assert login(client, password=new_password).status_code == 302
+
+
+def test_passwords_are_hashed_with_argon2(app, client):
+    register(client)
+    with app.app_context():
+        user = User.query.filter_by(email=EMAIL).one()
+        assert user.password.startswith("$argon2")
+
+
+def test_wrong_password_and_unknown_email_answer_alike(app, client, accounts):
+    accounts.create(EMAIL, PASSWORD)
+    wrong = login(client, password="not the password")
+    unknown = login(client, email="nobody@example.org", password="not the password")
+    assert wrong.status_code == unknown.status_code == 200
+
+    def errors(response):
+        return re.findall(r'class="[^"]*(?:fs-error-msg|error)[^"]*"[^>]*>([^<]+)<', response.get_data(as_text=True))
+
+    assert errors(wrong) == errors(unknown) and errors(wrong)
+
+
+def test_reset_for_unknown_email_reveals_nothing(app, client, accounts, outbox):
+    accounts.create(EMAIL, PASSWORD)
+    known = client.post("/accounts/reset", data={"email": EMAIL, "csrf_token": csrf_token(client, "/accounts/reset")})
+    unknown = client.post(
+        "/accounts/reset", data={"email": "ghost@example.org", "csrf_token": csrf_token(client, "/accounts/reset")}
+    )
+    assert known.status_code == unknown.status_code
+    assert len(outbox()) == 1
+
+
+def test_login_form_without_csrf_is_refused(app, client, accounts):
+    accounts.create(EMAIL, PASSWORD)
+    response = client.post("/accounts/login", data={"email": EMAIL, "password": PASSWORD})
+    assert response.status_code in (200, 400)
+    assert client.get("/accounts/profile").status_code in (302, 401)
+
+
+def test_change_password(app, client, accounts):
+    accounts.create(EMAIL, PASSWORD)
+    login(client)
+    new = "a brand new passphrase"
+    response = client.post(
+        "/accounts/change",
+        data={
+            "password": PASSWORD,
+            "new_password": new,
+            "new_password_confirm": new,
+            "csrf_token": csrf_token(client, "/accounts/change"),
+        },
+    )
+    assert response.status_code == 302
+    client.post("/accounts/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert login(client, password=new).status_code == 302
+
+
+def test_api_tokens_are_shown_once_stored_hashed_and_revocable(app, client, accounts):
+    accounts.create(EMAIL, PASSWORD)
+    login(client)
+    token_form = {"name": "laptop", "csrf_token": csrf_token(client, "/accounts/tokens")}
+    page = client.post("/accounts/tokens", data=token_form)
+    secret = re.search(r'id="new-token">([0-9a-f]+)<', page.get_data(as_text=True)).group(1)
+    with app.app_context():
+        token = ApiToken.query.one()
+        assert token.token_hash == hash_token(secret) and secret not in (token.token_hash, token.prefix)
+    again = client.get("/accounts/tokens").get_data(as_text=True)
+    assert secret not in again and "laptop" in again
+    client.post(f"/accounts/tokens/{token.id}/revoke", data={"csrf_token": csrf_token(client, "/accounts/tokens")})
+    with app.app_context():
+        assert ApiToken.find_active(secret) is None

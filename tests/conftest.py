@@ -1,0 +1,174 @@
+"""Fixtures shared by the whole suite.
+
+App tests get a fresh app per test (tasks eager, SQLite file under ``tmp_path``,
+or the session's PostgreSQL database emptied after each test when
+``DATABASE_URL`` points at PostgreSQL). End-to-end tests share one live site:
+a real web server process and a real Celery worker process (see ``tests/live.py``).
+"""
+
+import email
+import os
+import uuid
+from email import policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from webapp import create_app
+from webapp.config import TestConfig
+from webapp.extensions import db
+
+SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
+USES_POSTGRES = SERVER_DATABASE_URL.startswith("postgresql")
+
+
+def fresh_postgres_database(server_url, prefix="nd_test"):
+    """Create an empty database on the server for this run and return its URL."""
+    url = sa.engine.make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(database_url):
+    url = sa.engine.make_url(database_url)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A database of its own for this test run when the suite runs on PostgreSQL, else None."""
+    if not USES_POSTGRES:
+        yield None
+        return
+    url = fresh_postgres_database(SERVER_DATABASE_URL)
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres_url, tmp_path_factory):
+    """Build the schema once per run with the real migrations."""
+    if postgres_url is None:
+        return None
+    from flask_migrate import upgrade
+
+    os.environ["INSTANCE_DIR"] = str(tmp_path_factory.mktemp("schema-instance"))
+    os.environ["DATABASE_URL"] = postgres_url
+    app = create_app(TestConfig())
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    os.environ["DATABASE_URL"] = SERVER_DATABASE_URL
+    return postgres_url
+
+
+def empty_all_tables():
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, postgres_schema):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("BASE_URL", "http://neurodrop.test")
+    monkeypatch.delenv("MAIL_SERVER", raising=False)
+    monkeypatch.setenv("DATABASE_URL", postgres_schema or f"sqlite:///{tmp_path / 'app.sqlite'}")
+    app = create_app(TestConfig())
+    with app.app_context():
+        if postgres_schema is None:
+            db.create_all()
+    yield app
+    with app.app_context():
+        if postgres_schema is not None:
+            empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def read_outbox(folder):
+    """The messages in an outbox folder, oldest first, parsed."""
+    paths = sorted(Path(folder).glob("*.eml"))
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in paths]
+
+
+def message_text(message):
+    """The plain-text body of a parsed message."""
+    part = message.get_body(preferencelist=("plain", "html"))
+    return part.get_content() if part is not None else ""
+
+
+@pytest.fixture
+def outbox(app):
+    """A callable returning the app's sent messages so far."""
+    return lambda: read_outbox(app.config["MAIL_OUTBOX_DIR"])
+
+
+class Accounts:
+    """Make users (returning their ids) and log them in through the real forms.
+
+    The app fixture pushes no app context around requests (a shared one would
+    share ``g`` between requests); tests read the database inside ``app.app_context()``.
+    """
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    def create(self, email="researcher@example.org", password="correct horse battery", admin=False):
+        from flask_security import hash_password
+
+        from webapp.models import utcnow
+
+        with self.app.app_context():
+            datastore = self.app.extensions["security"].datastore
+            user = datastore.create_user(email=email, password=hash_password(password), confirmed_at=utcnow())
+            if admin:
+                datastore.add_role_to_user(user, datastore.find_or_create_role("admin"))
+            db.session.commit()
+            return user.id
+
+    def login(self, email="researcher@example.org", password="correct horse battery", client=None):
+        client = client or self.client
+        token = csrf_token(client, "/accounts/login")
+        return client.post(
+            "/accounts/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+        )
+
+    def logout(self, client=None):
+        client = client or self.client
+        return client.post("/accounts/logout", data={"csrf_token": csrf_token(client, "/")})
+
+
+def csrf_token(client, path):
+    """The CSRF token from a page's form, as a browser would have it."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def accounts(app, client):
+    return Accounts(app, client)

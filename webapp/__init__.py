@@ -1,0 +1,120 @@
+"""The neurodrop web application: ``create_app`` builds it in small ``register_*`` steps."""
+
+from pathlib import Path
+
+from flask import Flask
+from flask_security import SQLAlchemyUserDatastore
+
+from .config import Config
+from .email import init_outbox
+from .extensions import celery, csrf, db, mail, migrate, security
+from .incoming import StreamingRequest
+from .storage import storage_from_config
+
+
+def create_app(config=None):
+    """Build the app from a settings object (default: ``Config()`` from the environment)."""
+    settings = config if config is not None else Config()
+    if isinstance(settings, type):
+        settings = settings()
+    app = Flask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
+    app.request_class = StreamingRequest
+    load_settings(app, settings)
+    make_instance_folders(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    init_storage(app)
+    celery_init_app(app)
+    return app
+
+
+def load_settings(app, settings):
+    """Copy the settings (an object or a mapping) into ``app.config`` and check them."""
+    if isinstance(settings, dict):
+        app.config.update(settings)
+    else:
+        if hasattr(settings, "check_production"):
+            settings.check_production()
+        app.config.from_object(settings)
+        app.config.update({key: value for key, value in vars(settings).items() if key.isupper()})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 1024 * 1024
+
+
+def make_instance_folders(app):
+    """Create the folders the embedded defaults write into."""
+    for key in ("INSTANCE_DIR", "MAIL_OUTBOX_DIR"):
+        folder = app.config.get(key)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app):
+    from .models import Role, User, render_migration_type
+    from .sqlite import enable_sqlite_pragmas
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_type,
+    )
+    mail.init_app(app)
+    init_outbox(app)
+    csrf.init_app(app)
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    with app.app_context():
+        enable_sqlite_pragmas(db.engine)
+
+
+def register_blueprints(app):
+    from .accounts import bp as accounts_bp
+    from .api import bp as api_bp
+    from .collections import bp as collections_bp
+    from .images import bp as images_bp
+    from .main import bp as main_bp
+    from .uploads import bp as uploads_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp, url_prefix="/accounts")
+    app.register_blueprint(collections_bp, url_prefix="/collections")
+    app.register_blueprint(images_bp, url_prefix="/images")
+    app.register_blueprint(uploads_bp, url_prefix="/collections")
+    app.register_blueprint(api_bp, url_prefix="/api")
+
+
+def register_errorhandlers(app):
+    from .errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_template_helpers(app):
+    from .templating import init_templating
+
+    init_templating(app)
+
+
+def register_commands(app):
+    from .commands import accounts_cli, images_cli
+
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(images_cli)
+
+
+def init_storage(app):
+    app.extensions["storage"] = storage_from_config(app.config)
+
+
+def celery_init_app(app):
+    """Bind the Celery app to this Flask app: the same settings, and tasks run in its app context."""
+    celery.conf.update(app.config["CELERY"])
+    celery.flask_app = app
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

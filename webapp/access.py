@@ -1,0 +1,60 @@
+"""Who may see and change what. Every route asks here, so the rules live in one place.
+
+A private collection, and everything in it (images, files, thumbnails, status),
+answers 404 to anyone who may not know it exists: not 403, which would confirm it.
+Holders of a share link get read access for their session.
+"""
+
+from flask import abort, session
+from flask_security import current_user
+
+from .extensions import db
+from .models import Collection, Image
+
+SHARES_KEY = "shared_collections"
+
+
+def remember_share(collection):
+    """Let this browser session see a private collection whose share link it opened."""
+    shared = set(session.get(SHARES_KEY, []))
+    shared.add(collection.share_token)
+    session[SHARES_KEY] = sorted(shared)
+
+
+def session_can_see(collection, user=None):
+    """Whether the current visitor may see the collection: public, theirs, admin, or shared with them."""
+    user = user if user is not None else current_user
+    if collection.visible_to(user):
+        return True
+    return collection.share_token in session.get(SHARES_KEY, [])
+
+
+def visible_collection_or_404(collection_id, user=None):
+    collection = db.session.get(Collection, collection_id)
+    if collection is None or not session_can_see(collection, user):
+        abort(404)
+    return collection
+
+
+def editable_collection_or_404(collection_id, user=None):
+    """The collection if the visitor may change it; 404 if they may not even see it, 403 if only see."""
+    user = user if user is not None else current_user
+    collection = visible_collection_or_404(collection_id, user)
+    if not collection.editable_by(user):
+        abort(403)
+    return collection
+
+
+def visible_image_or_404(image_id, user=None):
+    image = db.session.get(Image, image_id)
+    if image is None or not session_can_see(image.collection, user):
+        abort(404)
+    return image
+
+
+def editable_image_or_404(image_id, user=None):
+    user = user if user is not None else current_user
+    image = visible_image_or_404(image_id, user)
+    if not image.collection.editable_by(user):
+        abort(403)
+    return image

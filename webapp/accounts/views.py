@@ -1,0 +1,56 @@
+"""The profile page and API tokens (Flask-Security-Too serves register, confirm, login, reset, change)."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_security import auth_required, current_user
+
+from ..extensions import db
+from ..models import ApiToken, Collection, utcnow
+from . import bp
+from .forms import NewTokenForm, RevokeForm
+
+
+def active_tokens(user):
+    return db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+    ).all()
+
+
+@bp.route("/profile")
+@auth_required("session")
+def profile():
+    collection_count = db.session.scalar(
+        sa.select(sa.func.count(Collection.id)).where(Collection.owner_id == current_user.id)
+    )
+    return render_template("accounts/profile.html", collection_count=collection_count, used=current_user.bytes_stored())
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@auth_required("session")
+def tokens():
+    form = NewTokenForm()
+    new_secret = None
+    if form.validate_on_submit():
+        _, new_secret = ApiToken.issue(current_user, form.name.data.strip())
+        db.session.commit()
+        form = NewTokenForm(formdata=None)
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        revoke_form=RevokeForm(),
+        tokens=active_tokens(current_user),
+        new_secret=new_secret,
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@auth_required("session")
+def revoke_token(token_id):
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    if RevokeForm().validate_on_submit():
+        token.revoked_at = utcnow()
+        db.session.commit()
+        flash(f"Token “{token.name}” revoked.", "success")
+    return redirect(url_for("accounts.tokens"))

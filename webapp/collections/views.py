@@ -1,0 +1,156 @@
+"""Collections: list, create, edit, delete, share."""
+
+import secrets
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_security import auth_required, current_user
+
+from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
+from ..extensions import db
+from ..files import delete_stored
+from ..models import Collection, Image
+from . import bp
+from .forms import CollectionForm, ConfirmForm
+
+PER_PAGE = 24
+
+
+def page_number():
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def doi_taken(doi, collection=None):
+    """Whether another collection already has this DOI (DOIs are unique, as on NeuroVault)."""
+    if not doi:
+        return False
+    query = sa.select(Collection.id).where(Collection.doi == doi)
+    if collection is not None:
+        query = query.where(Collection.id != collection.id)
+    return db.session.scalar(query) is not None
+
+
+def fill_collection(collection, form):
+    """Copy the form into the collection, empty strings as NULL where the column is optional."""
+    collection.name = form.name.data.strip()
+    collection.description = form.description.data or ""
+    collection.authors = form.authors.data or ""
+    collection.doi = (form.doi.data or "").strip() or None
+    collection.paper_url = form.paper_url.data or None
+    collection.journal_name = form.journal_name.data or None
+    collection.full_dataset_url = form.full_dataset_url.data or None
+    collection.private = bool(form.private.data)
+
+
+@bp.route("/")
+def index():
+    query = Collection.public_query()
+    search = (request.args.get("q") or "").strip()
+    if search:
+        pattern = f"%{search}%"
+        query = query.where(
+            sa.or_(
+                Collection.name.ilike(pattern),
+                Collection.description.ilike(pattern),
+                Collection.authors.ilike(pattern),
+                Collection.doi.ilike(pattern),
+            )
+        )
+    sort = request.args.get("sort", "new")
+    order = {"name": (Collection.name.asc(), Collection.id.asc()), "old": (Collection.id.asc(),)}.get(
+        sort, (Collection.id.desc(),)
+    )
+    page = db.paginate(query.order_by(*order), page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("collections/index.html", page=page, q=search, sort=sort)
+
+
+@bp.route("/mine")
+@auth_required("session")
+def mine():
+    query = sa.select(Collection).where(Collection.owner_id == current_user.id).order_by(Collection.id.desc())
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("collections/mine.html", page=page)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@auth_required("session")
+def create():
+    form = CollectionForm()
+    if form.validate_on_submit():
+        if doi_taken(form.doi.data):
+            form.doi.errors.append("Another collection already has this DOI.")
+        else:
+            collection = Collection(owner=current_user)
+            fill_collection(collection, form)
+            db.session.add(collection)
+            db.session.commit()
+            flash("Collection created. Now upload your maps.", "success")
+            return redirect(url_for("collections.detail", collection_id=collection.id))
+    return render_template("collections/form.html", form=form, collection=None), 400 if form.errors else 200
+
+
+@bp.route("/<int:collection_id>")
+def detail(collection_id):
+    collection = visible_collection_or_404(collection_id)
+    query = sa.select(Image).where(Image.collection_id == collection.id).order_by(Image.id.asc())
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "collections/detail.html",
+        collection=collection,
+        page=page,
+        can_edit=collection.editable_by(current_user),
+    )
+
+
+@bp.route("/<int:collection_id>/edit", methods=["GET", "POST"])
+@auth_required("session")
+def edit(collection_id):
+    collection = editable_collection_or_404(collection_id)
+    form = CollectionForm(obj=collection)
+    if form.validate_on_submit():
+        if doi_taken(form.doi.data, collection):
+            form.doi.errors.append("Another collection already has this DOI.")
+        else:
+            fill_collection(collection, form)
+            db.session.commit()
+            flash("Collection saved.", "success")
+            return redirect(url_for("collections.detail", collection_id=collection.id))
+    return render_template("collections/form.html", form=form, collection=collection), 400 if form.errors else 200
+
+
+@bp.route("/<int:collection_id>/delete", methods=["GET", "POST"])
+@auth_required("session")
+def delete(collection_id):
+    collection = editable_collection_or_404(collection_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        keys = [key for image in collection.images for key in image.stored_keys]
+        db.session.delete(collection)
+        db.session.commit()
+        delete_stored(keys)
+        flash(f"Collection “{collection.name}” deleted.", "success")
+        return redirect(url_for("collections.mine"))
+    return render_template("collections/delete.html", form=form, collection=collection)
+
+
+@bp.route("/<int:collection_id>/share-link", methods=["POST"])
+@auth_required("session")
+def new_share_link(collection_id):
+    """Replace the share link, so people who had the old one lose access."""
+    collection = editable_collection_or_404(collection_id)
+    collection.share_token = secrets.token_urlsafe(24)
+    db.session.commit()
+    flash("A new share link was made; the old one no longer works.", "success")
+    return redirect(url_for("collections.detail", collection_id=collection.id))
+
+
+@bp.route("/share/<token>")
+def shared(token):
+    """Open a private collection by its share link; the browser session keeps read access."""
+    collection = Collection.by_share_token(token)
+    if collection is None:
+        abort(404)
+    if not session_can_see(collection):
+        remember_share(collection)
+    return redirect(url_for("collections.detail", collection_id=collection.id))
+

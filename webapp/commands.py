@@ -1,0 +1,70 @@
+"""The ``flask accounts`` and ``flask images`` command groups."""
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+from flask_security import hash_password
+
+from .extensions import db, security
+from .models import ApiToken, Image, User, utcnow
+from .pipeline import queue_processing, reset_for_reprocessing
+
+accounts_cli = AppGroup("accounts", help="Create users and API tokens.")
+images_cli = AppGroup("images", help="Maintain images.")
+
+
+def find_user(email):
+    """The user with this email (case-insensitive), or a click error that says so."""
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+@accounts_cli.command("create")
+@click.argument("email")
+@click.option("--password", required=True, help="The new user's password.")
+@click.option("--admin", is_flag=True, help="Give the user the admin role.")
+def create_account(email, password, admin):
+    """Create an active, confirmed user."""
+    datastore = security.datastore
+    if datastore.find_user(email=email):
+        raise click.ClickException(f"a user with email {email} exists already")
+    user = datastore.create_user(email=email, password=hash_password(password), active=True, confirmed_at=utcnow())
+    if admin:
+        role = datastore.find_or_create_role("admin", description="Site administrator")
+        datastore.add_role_to_user(user, role)
+    db.session.commit()
+    click.echo(f"created user {user.id} <{user.email}>{' (admin)' if admin else ''}")
+
+
+@accounts_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="command line", help="A label to recognise the token by.")
+def create_token(email, name):
+    """Print a new API token for the user (only this once; it is stored hashed)."""
+    user = find_user(email)
+    _, secret = ApiToken.issue(user, name)
+    db.session.commit()
+    click.echo(secret)
+
+
+@images_cli.command("reprocess")
+@click.option("--all", "everything", is_flag=True, help="Reprocess every image.")
+@click.argument("image_ids", nargs=-1, type=int)
+def reprocess(everything, image_ids):
+    """Send images through the pipeline again."""
+    if not everything and not image_ids:
+        raise click.UsageError("give image ids or --all")
+    query = sa.select(Image)
+    if not everything:
+        query = query.where(Image.id.in_(image_ids))
+    images = db.session.scalars(query).all()
+    missing = set(image_ids) - {image.id for image in images}
+    for image in images:
+        reset_for_reprocessing(image)
+    db.session.commit()
+    queue_processing([image.id for image in images])
+    click.echo(f"queued {len(images)} image(s)")
+    if missing:
+        raise click.ClickException(f"no image with id {', '.join(map(str, sorted(missing)))}")

@@ -1,0 +1,187 @@
+"""Every setting of neurodrop, read from the environment in this one place.
+
+The embedded defaults put everything under ``INSTANCE_DIR`` so that ``make run``
+needs nothing but Python: a SQLite database, kombu's SQL broker, a storage folder
+and an outbox of ``.eml`` files. Production sets the variables instead
+(``docker-compose.yml``, ``docs/operations.md``); the same code runs on both.
+"""
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+GiB = 1024**3
+
+
+def env_str(name, default=None):
+    """The variable's value, or the default when it is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def env_int(name, default):
+    """An integer setting; a malformed value fails at start, not mid-request."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}={value!r}: expected a whole number") from exc
+
+
+def env_bool(name, default):
+    """A yes/no setting: 1/true/yes/on are yes, 0/false/no/off are no."""
+    value = env_str(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={value!r}: expected true or false")
+
+
+def instance_dir():
+    """The folder that holds every embedded default (database, broker, storage, outbox)."""
+    return Path(env_str("INSTANCE_DIR", str(PROJECT_DIR / "instance"))).resolve()
+
+
+def secret_key_for(folder):
+    """A secret key generated once and kept in the instance folder, so sessions survive restarts."""
+    path = Path(folder) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings from the environment; instantiate to read them (tests set the environment first)."""
+
+    def __init__(self):
+        folder = instance_dir()
+        self.INSTANCE_DIR = str(folder)
+        self.ENV_NAME = env_str("NEURODROP_ENV", "development")
+        port = env_int("PORT", 5000)
+        self.PORT = port
+        self.HOST = env_str("HOST", "127.0.0.1")
+        self.BASE_URL = env_str("BASE_URL", f"http://localhost:{port}").rstrip("/")
+
+        self.SECRET_KEY = env_str("SECRET_KEY") or secret_key_for(folder)
+        self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{folder / 'neurodrop.sqlite'}")
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+        self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
+        self.STORAGE_DIR = env_str("STORAGE_DIR", str(folder / "storage"))
+        self.S3_BUCKET = env_str("S3_BUCKET")
+        self.S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
+        self.S3_REGION = env_str("S3_REGION", "us-east-1")
+        self.S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
+        self.S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
+
+        self.MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * GiB)
+        self.USER_QUOTA_BYTES = env_int("USER_QUOTA_BYTES", 20 * GiB)
+        self.MAX_PENDING_IMAGES_PER_USER = env_int("MAX_PENDING_IMAGES_PER_USER", 200)
+        self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 4 * GiB)
+        self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
+        self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
+
+        self.MAIL_SERVER = env_str("MAIL_SERVER")
+        self.MAIL_PORT = env_int("MAIL_PORT", 25)
+        self.MAIL_USERNAME = env_str("MAIL_USERNAME")
+        self.MAIL_PASSWORD = env_str("MAIL_PASSWORD")
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+        self.MAIL_DEFAULT_SENDER = env_str("MAIL_DEFAULT_SENDER", "neurodrop <no-reply@neurodrop.local>")
+        self.MAIL_OUTBOX_DIR = None if self.MAIL_SERVER else str(folder / "outbox")
+        self.MAIL_SUPPRESS_SEND = self.MAIL_SERVER is None
+
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.BASE_URL.startswith("https://")
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+        self.PREFERRED_URL_SCHEME = "https" if self.SESSION_COOKIE_SECURE else "http"
+
+        self.SECURITY_PASSWORD_SALT = env_str("SECURITY_PASSWORD_SALT") or self.SECRET_KEY
+        self.SECURITY_PASSWORD_HASH = "argon2"
+        self.SECURITY_URL_PREFIX = "/accounts"
+        self.SECURITY_REGISTERABLE = True
+        self.SECURITY_CONFIRMABLE = True
+        self.SECURITY_RECOVERABLE = True
+        self.SECURITY_CHANGEABLE = True
+        self.SECURITY_SEND_REGISTER_EMAIL = True
+        self.SECURITY_EMAIL_SENDER = self.MAIL_DEFAULT_SENDER
+        self.SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
+        self.SECURITY_RETURN_GENERIC_RESPONSES = True
+        self.SECURITY_POST_LOGIN_VIEW = "/"
+        self.SECURITY_POST_LOGOUT_VIEW = "/"
+        self.SECURITY_POST_CONFIRM_VIEW = "/accounts/login"
+        self.SECURITY_TOKEN_AUTHENTICATION_HEADER = "X-Neurodrop-Session-Token"
+        self.SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
+
+        self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{folder / 'broker.sqlite'}")
+        self.PROCESSING_SOFT_TIME_LIMIT = env_int("PROCESSING_SOFT_TIME_LIMIT", 600)
+        self.PROCESSING_TIME_LIMIT = env_int("PROCESSING_TIME_LIMIT", 660)
+        self.WORKER_MAX_MEMORY_KB = env_int("WORKER_MAX_MEMORY_KB", 8 * 1024 * 1024)
+        self.WORKER_ADDRESS_SPACE_MB = env_int("WORKER_ADDRESS_SPACE_MB", 0)
+        self.MAIL_MAX_RETRIES = env_int("MAIL_MAX_RETRIES", 50)
+        self.STUCK_AFTER_SECONDS = env_int("STUCK_AFTER_SECONDS", 900)
+        self.SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
+        self.MAX_PROCESSING_ATTEMPTS = env_int("MAX_PROCESSING_ATTEMPTS", 3)
+        self.CELERY = self.celery_settings()
+
+    def celery_settings(self):
+        """Celery's own settings, derived from ours so that web and workers agree."""
+        settings = {
+            "broker_url": self.CELERY_BROKER_URL,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "task_soft_time_limit": self.PROCESSING_SOFT_TIME_LIMIT,
+            "task_time_limit": self.PROCESSING_TIME_LIMIT,
+            "task_default_queue": "neurodrop",
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"visibility_timeout": self.PROCESSING_TIME_LIMIT + 60},
+            "worker_max_memory_per_child": self.WORKER_MAX_MEMORY_KB,
+            "beat_schedule": {
+                "sweep-stuck-images": {
+                    "task": "workers.tasks.sweep_stuck_images",
+                    "schedule": float(self.SWEEP_INTERVAL_SECONDS),
+                },
+            },
+            "include": ["workers.tasks"],
+        }
+        extra = env_str("CELERY_EXTRA_JSON")
+        if extra:
+            settings.update(json.loads(extra))
+        return settings
+
+    def check_production(self):
+        """Refuse to start a production site on silent laptop defaults."""
+        if self.ENV_NAME != "production":
+            return
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL") if not env_str(name)]
+        if missing:
+            raise RuntimeError(f"NEURODROP_ENV=production needs {', '.join(missing)} set in the environment")
+
+
+class TestConfig(Config):
+    """Settings for the test suite: tasks run eagerly unless a test starts a real worker."""
+
+    __test__ = False
+
+    def __init__(self):
+        super().__init__()
+        self.TESTING = True
+        self.CELERY = dict(self.CELERY, task_always_eager=env_bool("CELERY_EAGER", True), task_eager_propagates=True)

@@ -1,0 +1,61 @@
+"""App-wide error pages: HTML in the site's layout, JSON with ``detail`` for the API and for scripts."""
+
+from flask import current_app, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition failed",
+    413: "Too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def wants_json():
+    """Whether the caller is a script: an API path, or JSON preferred over HTML."""
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(error):
+    """The response for an HTTP error, shaped for whoever asked."""
+    code = error.code or 500
+    detail = error.description or TITLES.get(code, "Error")
+    if wants_json():
+        response = current_app.json.response({"detail": detail})
+        response.status_code = code
+    else:
+        body = render_template("errors/error.html", code=code, title=TITLES.get(code, "Error"), detail=detail)
+        response = current_app.response_class(body, status=code, mimetype="text/html")
+    for name, value in (error.get_headers() if hasattr(error, "get_headers") else []):
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    return response
+
+
+def handle_http_error(error):
+    return error_response(error)
+
+
+def handle_unexpected_error(error):
+    """Roll back whatever the request left half-done, log it, and answer a plain 500."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(InternalServerError("An unexpected error happened on our side; it has been logged."))
+
+
+def init_error_handlers(app):
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,50 @@
+"""The extension objects, created unbound here and bound to an app in ``create_app``."""
+
+from celery import Celery, Task
+from flask import current_app, has_app_context
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_security import Security
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints the same on every database."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+mail = Mail()
+csrf = CSRFProtect()
+security = Security()
+
+
+class FlaskTask(Task):
+    """A task that runs inside the Flask app bound by ``celery_init_app`` (or the caller's, when eager)."""
+
+    def __call__(self, *args, **kwargs):
+        if has_app_context():
+            return self.run(*args, **kwargs)
+        with self.app.flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+celery = Celery("neurodrop", task_cls=FlaskTask)
+
+
+def get_storage():
+    """The storage backend of the current app."""
+    return current_app.extensions["storage"]

@@ -1,0 +1,72 @@
+"""Serving and removing stored files, shared by the pages and the API."""
+
+import mimetypes
+
+from flask import current_app, send_file
+
+from .extensions import get_storage
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def download_name(name, fallback):
+    """A safe file name for Content-Disposition: no path parts, no control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>:|?*').strip(" .")
+    return cleaned[:200] or fallback
+
+
+def nifti_download_name(image):
+    """The name a downloaded map is saved under: the upload's name, with an extension that matches its bytes."""
+    name = download_name(image.original_filename or image.name, f"image-{image.id}.nii")
+    lower = name.lower()
+    gzipped = image.report.get("compressed") if isinstance(image.report, dict) else None
+    if gzipped is None:
+        gzipped = lower.endswith(".gz")
+    if gzipped and not lower.endswith(".nii.gz"):
+        name = name.removesuffix(".gz").removesuffix(".nii") + ".nii.gz"
+    elif not gzipped and not lower.endswith(".nii"):
+        name = name + ".nii"
+    return name
+
+
+def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
+    """Stream a stored object with ranges and conditional requests, never with Content-Encoding.
+
+    Flask guesses ``Content-Encoding: gzip`` from a ``.gz`` name, which makes HTTP clients
+    unpack the bytes on the fly and save raw NIfTI under a ``.nii.gz`` name; the stored
+    bytes are served exactly as they are instead.
+    """
+    storage = get_storage()
+    handle = storage.open(key)
+    response = send_file(
+        handle,
+        mimetype=mimetype,
+        as_attachment=as_attachment,
+        download_name=name,
+        conditional=True,
+        max_age=max_age,
+        etag=key.replace("/", "-"),
+    )
+    response.headers.pop("Content-Encoding", None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Accept-Ranges", "bytes")
+    return response
+
+
+def nifti_mimetype(name):
+    return "application/gzip" if name.lower().endswith(".gz") else "application/octet-stream"
+
+
+def delete_stored(keys):
+    """Remove files after their rows are gone; a failure leaves an orphan file, never a broken row."""
+    storage = get_storage()
+    for key in keys:
+        try:
+            storage.delete(key)
+        except OSError:
+            current_app.logger.warning("could not delete stored object %s", key)
+
+
+def guess_type(name):
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

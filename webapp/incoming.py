@@ -1,0 +1,46 @@
+"""The request class that streams uploaded files straight into storage.
+
+Werkzeug's form parser asks the request for a file to write each uploaded part
+into; here that file is a storage staging file that hashes and counts as bytes
+arrive, and stops at the request's ``upload_limit``. So a file is written once,
+hashed once, and never held in memory, whatever its size.
+"""
+
+from flask import Request, current_app
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .storage import TooLarge
+
+
+class UploadTooLarge(RequestEntityTooLarge):
+    """The 413 raised while bytes arrive, with the limit that was crossed."""
+
+    def __init__(self, limit):
+        super().__init__(f"The upload is larger than the {limit:,} bytes allowed for it.")
+        self.limit = limit
+
+
+class LimitedStagingFile:
+    """A staging file whose overflow becomes an HTTP 413 for the parser to pass up."""
+
+    def __init__(self, staged):
+        self._staged = staged
+
+    def write(self, data):
+        try:
+            return self._staged.write(data)
+        except TooLarge as exc:
+            self._staged.close()
+            raise UploadTooLarge(exc.limit) from None
+
+    def __getattr__(self, name):
+        return getattr(self._staged, name)
+
+
+class StreamingRequest(Request):
+    upload_limit = None
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        storage = current_app.extensions["storage"]
+        limit = self.upload_limit or current_app.config["MAX_UPLOAD_BYTES"]
+        return LimitedStagingFile(storage.staging_file(max_bytes=limit))

@@ -1,0 +1,320 @@
+"""The database: users and their tokens, collections, images and what the workers make of them.
+
+The ``Image`` row is the source of truth for an upload's state; a queue message
+only says "look at image N". Queries shared by several blueprints live here as
+class methods so that blueprints never import each other.
+"""
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_security import RoleMixin, UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow():
+    """Aware UTC now, for every timestamp column."""
+    return datetime.now(UTC)
+
+
+def hash_token(token):
+    """The stored form of a secret token: its SHA-256, so a database leak reveals no usable token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp that comes back timezone-aware on SQLite as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def render_migration_type(type_, obj, autogen_context):
+    """Write our timestamp type into migrations as the plain column type it stores."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+roles_users = sa.Table(
+    "roles_users",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", sa.ForeignKey("role.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(db.Model, RoleMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class User(db.Model, UserMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    username: Mapped[str | None] = mapped_column(sa.String(80))
+    password: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    roles = relationship("Role", secondary=roles_users, backref=sa.orm.backref("users", lazy="dynamic"))
+    collections = relationship("Collection", back_populates="owner", lazy="dynamic")
+    tokens = relationship("ApiToken", back_populates="user", lazy="dynamic", cascade="all, delete-orphan")
+
+    @property
+    def display_name(self):
+        """What the site shows for a user: the chosen name, else the part of the email before the @."""
+        return self.username or self.email.split("@", 1)[0]
+
+    @property
+    def is_admin(self):
+        return self.has_role("admin")
+
+    def bytes_stored(self):
+        """Total size of this user's uploads, for the quota."""
+        return db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Image.file_size), 0)).where(Image.uploader_id == self.id)
+        )
+
+    def pending_image_count(self):
+        """How many of this user's images still wait for a worker, for the per-user queue limit."""
+        return db.session.scalar(
+            sa.select(sa.func.count(Image.id)).where(
+                Image.uploader_id == self.id, Image.status.in_(Image.PENDING_STATUSES)
+            )
+        )
+
+
+class ApiToken(db.Model):
+    """An API token: shown once when made, stored only as its hash, revocable."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user = relationship("User", back_populates="tokens")
+
+    @classmethod
+    def issue(cls, user, name="API token"):
+        """A new token row for the user, and the secret itself (which is never stored)."""
+        secret = secrets.token_hex(20)
+        token = cls(user=user, name=name[:100], token_hash=hash_token(secret), prefix=secret[:8])
+        db.session.add(token)
+        return token, secret
+
+    @classmethod
+    def find_active(cls, secret):
+        """The live token matching a presented secret, or None."""
+        if not secret:
+            return None
+        return db.session.scalar(
+            sa.select(cls).where(cls.token_hash == hash_token(secret), cls.revoked_at.is_(None))
+        )
+
+
+class Collection(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    authors: Mapped[str] = mapped_column(sa.Text, default="")
+    doi: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    paper_url: Mapped[str | None] = mapped_column(sa.String(500))
+    journal_name: Mapped[str | None] = mapped_column(sa.String(200))
+    full_dataset_url: Mapped[str | None] = mapped_column(sa.String(500))
+    private: Mapped[bool] = mapped_column(default=False)
+    share_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(24))
+    extra: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    image_count: Mapped[int] = mapped_column(default=0)
+    add_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modify_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    owner = relationship("User", back_populates="collections")
+    images = relationship(
+        "Image", back_populates="collection", lazy="dynamic", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (sa.Index("ix_collection_private_add_date", "private", "add_date"),)
+
+    def visible_to(self, user, share_token=None):
+        """Whether this user (or the holder of the share link) may see the collection at all."""
+        if not self.private:
+            return True
+        if share_token and secrets.compare_digest(share_token, self.share_token):
+            return True
+        return bool(user and user.is_authenticated and (user.id == self.owner_id or user.is_admin))
+
+    def editable_by(self, user):
+        return bool(user and user.is_authenticated and (user.id == self.owner_id or user.is_admin))
+
+    @classmethod
+    def public_query(cls):
+        return sa.select(cls).where(cls.private.is_(False))
+
+    @classmethod
+    def by_share_token(cls, token):
+        return db.session.scalar(sa.select(cls).where(cls.share_token == token)) if token else None
+
+    def refresh_image_count(self):
+        """Store the number of images, so list pages need no count per row."""
+        self.image_count = db.session.scalar(
+            sa.select(sa.func.count(Image.id)).where(Image.collection_id == self.id)
+        )
+
+
+class Image(db.Model):
+    UPLOADED, QUEUED, PROCESSING, READY, FAILED = "uploaded", "queued", "processing", "ready", "failed"
+    STATUSES = (UPLOADED, QUEUED, PROCESSING, READY, FAILED)
+    PENDING_STATUSES = (UPLOADED, QUEUED, PROCESSING)
+    FINAL_STATUSES = (READY, FAILED)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collection_id: Mapped[int] = mapped_column(sa.ForeignKey("collection.id", ondelete="CASCADE"))
+    uploader_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    original_filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    map_type: Mapped[str] = mapped_column(sa.String(16), default="Other")
+    modality: Mapped[str] = mapped_column(sa.String(64), default="Other")
+    analysis_level: Mapped[str | None] = mapped_column(sa.String(16))
+    target_template_image: Mapped[str] = mapped_column(sa.String(64), default="GenericMNI")
+    number_of_subjects: Mapped[int | None] = mapped_column()
+    extra: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    storage_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    file_size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+
+    status: Mapped[str] = mapped_column(sa.String(16), default=UPLOADED)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    report: Mapped[dict | None] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notified_status: Mapped[str | None] = mapped_column(sa.String(16))
+
+    is_thresholded: Mapped[bool] = mapped_column(default=False)
+    not_mni: Mapped[bool] = mapped_column(default=False)
+    perc_bad_voxels: Mapped[float | None] = mapped_column(sa.Float)
+    brain_coverage: Mapped[float | None] = mapped_column(sa.Float)
+    perc_voxels_outside: Mapped[float | None] = mapped_column(sa.Float)
+    is_4d: Mapped[bool] = mapped_column(default=False)
+
+    add_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modify_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    collection = relationship("Collection", back_populates="images")
+    uploader = relationship("User")
+    stats = relationship("ImageStats", uselist=False, back_populates="image", cascade="all, delete-orphan")
+    artifacts = relationship("Artifact", back_populates="image", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        sa.Index("ix_image_collection_id_id", "collection_id", "id"),
+        sa.Index("ix_image_status_status_changed_at", "status", "status_changed_at"),
+        sa.Index("ix_image_add_date", "add_date"),
+    )
+
+    @property
+    def is_valid(self):
+        return self.status == self.READY
+
+    @property
+    def is_final(self):
+        return self.status in self.FINAL_STATUSES
+
+    def set_status(self, status, error=None):
+        """Move to a status and stamp when it happened; the time columns show the image's history."""
+        now = utcnow()
+        self.status = status
+        self.status_changed_at = now
+        setattr(self, f"{status}_at", now)
+        if status == self.FAILED:
+            self.error = error
+        elif status != self.READY:
+            self.error = None
+
+    @property
+    def stored_keys(self):
+        """Every storage key that belongs to this image: the original and its derived files."""
+        return [self.storage_key, *(artifact.storage_key for artifact in self.artifacts)]
+
+    def artifact(self, kind):
+        """The stored artifact of this kind (e.g. ``glass_brain``), or None."""
+        return next((a for a in self.artifacts if a.kind == kind), None)
+
+    @classmethod
+    def public_query(cls):
+        """Images whose collection anyone may see."""
+        return sa.select(cls).join(Collection, cls.collection_id == Collection.id).where(Collection.private.is_(False))
+
+
+class ImageStats(db.Model):
+    """The numbers a worker computed from an image, kept whole as JSON with the headline ones as columns."""
+
+    image_id: Mapped[int] = mapped_column(sa.ForeignKey("image.id", ondelete="CASCADE"), primary_key=True)
+    min: Mapped[float | None] = mapped_column(sa.Float)
+    max: Mapped[float | None] = mapped_column(sa.Float)
+    mean: Mapped[float | None] = mapped_column(sa.Float)
+    std: Mapped[float | None] = mapped_column(sa.Float)
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    image = relationship("Image", back_populates="stats")
+
+
+class Artifact(db.Model):
+    """A file derived from an image (a thumbnail), stored under a key made from the image and the kind."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(sa.ForeignKey("image.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    storage_key: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(64), default="image/png")
+    width: Mapped[int | None] = mapped_column()
+    height: Mapped[int | None] = mapped_column()
+    size: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    image = relationship("Image", back_populates="artifacts")
+
+    __table_args__ = (sa.UniqueConstraint("image_id", "kind", name="uq_artifact_image_id_kind"),)
+
+
+class Upload(db.Model):
+    """A resumable (tus) upload in progress: its offset is durable, so a web restart loses nothing acknowledged."""
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: secrets.token_hex(16))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    collection_id: Mapped[int] = mapped_column(sa.ForeignKey("collection.id", ondelete="CASCADE"), index=True)
+    length: Mapped[int] = mapped_column(sa.BigInteger)
+    offset: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    meta: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    storage_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("image.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user = relationship("User")
+    collection = relationship("Collection")
+    image = relationship("Image")

@@ -1,0 +1,42 @@
+"""Handing images to the workers: only after the row is committed, and only the id travels."""
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .extensions import db
+from .models import Image, utcnow
+
+
+def mark_queued(image_id):
+    """Move an image from ``uploaded`` to ``queued``, unless a worker has already taken it."""
+    now = utcnow()
+    db.session.execute(
+        sa.update(Image)
+        .where(Image.id == image_id, Image.status == Image.UPLOADED)
+        .values(status=Image.QUEUED, queued_at=now, status_changed_at=now)
+    )
+    db.session.commit()
+
+
+def queue_processing(image_ids):
+    """Send each committed image to the workers.
+
+    A broker that is down leaves the image ``uploaded``; the periodic sweep sends
+    it again, so an upload is never lost between the web tier and the queue.
+    """
+    from workers.tasks import process_image
+
+    for image_id in image_ids:
+        try:
+            process_image.delay(image_id)
+        except Exception:
+            current_app.logger.exception("could not queue image %s; the sweep will retry", image_id)
+            continue
+        mark_queued(image_id)
+
+
+def reset_for_reprocessing(image):
+    """Put an image back at the start of the pipeline (its results are replaced when it runs)."""
+    image.set_status(Image.UPLOADED)
+    image.attempts = 0
+    image.notified_status = None

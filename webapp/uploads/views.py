@@ -1,0 +1,51 @@
+"""The upload page: several files at once, streamed to storage, each queued after its row is committed."""
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_security import auth_required, current_user
+
+from ..access import editable_collection_or_404
+from ..extensions import csrf, db
+from ..ingest import add_image, store_upload, upload_limit_for
+from ..pipeline import queue_processing
+from . import bp
+
+
+def wants_json():
+    return request.accept_mimetypes.best == "application/json"
+
+
+def form_error(collection, message, status=400):
+    """Re-render the upload form with the message (or answer JSON to the script)."""
+    if wants_json():
+        return jsonify(detail=message), status
+    flash(message, "error")
+    return render_template("uploads/upload.html", collection=collection), status
+
+
+@bp.route("/<int:collection_id>/upload", methods=["GET", "POST"])
+@auth_required("session")
+@csrf.exempt
+def upload(collection_id):
+    collection = editable_collection_or_404(collection_id)
+    if request.method == "GET":
+        return render_template("uploads/upload.html", collection=collection)
+    request.upload_limit = upload_limit_for(current_user, request.content_length)
+    csrf.protect()
+    files = [f for f in request.files.getlist("file") if f and f.filename]
+    if not files:
+        return form_error(collection, "Choose at least one .nii or .nii.gz file to upload.")
+    upload_limit_for(current_user, None, pending_new=len(files))
+    images = [add_image(collection, current_user, store_upload(f), f.filename) for f in files]
+    db.session.commit()
+    queue_processing([image.id for image in images])
+    if wants_json():
+        payload = [
+            {"id": i.id, "name": i.name, "url": url_for("images.detail", image_id=i.id), "status": i.status}
+            for i in images
+        ]
+        return jsonify(images=payload), 201
+    count = f"{len(images)} file{'s' if len(images) != 1 else ''}"
+    flash(f"{count} uploaded; you will get an email when each is processed.", "success")
+    if len(images) == 1:
+        return redirect(url_for("images.detail", image_id=images[0].id))
+    return redirect(url_for("collections.detail", collection_id=collection.id))
