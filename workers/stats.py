@@ -1,0 +1,342 @@
+"""Numbers from an image: a summary, percentiles, a histogram, the peak, and NeuroVault's flags.
+
+Which voxels count, so the numbers mean the same thing on every page:
+
+* ``n_voxels``, ``n_finite``, ``n_nan``, ``n_inf`` count every voxel of the
+  summarised volume; ``n_nonzero`` counts its values (finite, non-zero).
+* ``min``, ``max``, ``mean``, ``std``, ``percentiles`` and ``histogram`` are
+  over its *values*: finite, non-zero voxels. Zero is the background of a
+  statistical map (outside the brain, or below a threshold) and would
+  otherwise swamp every percentile; NaN and infinities are left out.
+* The peak is the finite voxel of largest absolute value.
+* For 4D images the summary, the peak and the flags are about the first
+  volume (NeuroVault's ``not_in_mni`` looks at the first volume too), and
+  ``volumes`` lists min/max/mean/std of each volume (values as above), up to
+  ``MAX_VOLUMES_LISTED``.
+
+NeuroVault's flags, following ``neurovault/apps/statmaps/utils.py``:
+
+* ``is_thresholded``: the share of voxels that are zero or NaN is above 0.85;
+  ``perc_bad_voxels`` is that share x 100.
+* ``not_mni``: against the MNI152 2 mm brain mask shipped by nilearn, after
+  nearest-neighbour resampling of the larger grid onto the smaller one (NaN
+  counting as zero). ``brain_coverage`` is the % of mask voxels where the map
+  is non-zero, ``perc_voxels_outside`` the % of the map's non-zero voxels
+  outside the mask. not_mni when coverage is in (50, 90) with more than 20 %
+  outside, when coverage is 0, or when coverage is at most 50 with more than
+  50 % outside. (NeuroVault's code tests ``coverage < 90``, so a coverage of
+  exactly 90 is not flagged.)
+* ``inferred_map_type`` (for uploads whose type is "Other"): "R" (ROI/mask)
+  for one unique non-zero value, "Pa" (parcellation) for at most 1200 integer
+  labels each on more than one voxel, "Other" otherwise.
+
+Everything returned is plain JSON: NaN and infinities become None.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
+HISTOGRAM_BINS = 50
+MAX_VOLUMES_LISTED = 500
+THRESHOLDED_SHARE = 0.85
+MAX_PARCELLATION_LABELS = 1200
+
+
+def compute(data: np.ndarray, affine: np.ndarray, *,
+            brain_mask: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Every statistic of an image, as a JSON-ready dict.
+
+    ``brain_mask`` is (boolean array, affine); by default the MNI152 2 mm
+    brain mask.
+    """
+    data = np.asarray(data)
+    affine = np.asarray(affine, dtype=np.float64)
+    volume = first_volume(data)
+    ordered = np.sort(finite_nonzero(volume))
+    mask, mask_affine = brain_mask if brain_mask is not None else mni_brain_mask()
+    coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=data.size)
+    n_nan = int(np.count_nonzero(np.isnan(volume)))
+    n_zero = int(np.count_nonzero(volume == 0))
+    counts = voxel_counts(volume.size, n_nan, n_zero, ordered.size)
+    thresholded, perc_bad = thresholded_share(volume.size, n_nan + n_zero)
+    out = {
+        "shape": list(data.shape),
+        "n_volumes": n_volumes(data),
+        **counts,
+        **sorted_summary(ordered),
+        "percentiles": percentiles(ordered),
+        "histogram": histogram(ordered),
+        "peak": peak(volume, affine, ordered),
+        "is_thresholded": thresholded,
+        "perc_bad_voxels": perc_bad,
+        **coverage,
+        "not_mni": not_mni(coverage["brain_coverage"], coverage["perc_voxels_outside"]),
+        "inferred_map_type": infer_map_type(ordered),
+        "volumes": volume_summaries(data) if data.ndim == 4 else [sorted_summary(ordered)],
+        "volumes_truncated": n_volumes(data) > MAX_VOLUMES_LISTED,
+    }
+    return jsonable(out)
+
+
+def n_volumes(data: np.ndarray) -> int:
+    return int(data.shape[3]) if data.ndim == 4 else 1
+
+
+def first_volume(data: np.ndarray) -> np.ndarray:
+    return data[..., 0] if data.ndim == 4 else data
+
+
+def finite_nonzero(volume: np.ndarray) -> np.ndarray:
+    """The map's values: finite and non-zero, flattened."""
+    flat = volume.ravel(order="K")
+    return flat[np.isfinite(flat) & (flat != 0)]
+
+
+def voxel_counts(n_voxels: int, n_nan: int, n_zero: int, n_values: int) -> dict:
+    """Every voxel is NaN, zero, infinite or a value (finite, non-zero): two counts give the rest."""
+    n_inf = n_voxels - n_nan - n_zero - n_values
+    return {
+        "n_voxels": n_voxels,
+        "n_finite": n_voxels - n_nan - n_inf,
+        "n_nonzero": n_values,
+        "n_nan": n_nan,
+        "n_inf": n_inf,
+    }
+
+
+def summary(values: np.ndarray) -> dict:
+    if values.size == 0:
+        return {"min": None, "max": None, "mean": None, "std": None}
+    return {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean(dtype=np.float64)),
+        "std": float(values.std(dtype=np.float64)),
+    }
+
+
+def sorted_summary(ordered: np.ndarray) -> dict:
+    """``summary`` of values already sorted (min and max are then free)."""
+    if ordered.size == 0:
+        return summary(ordered)
+    return {
+        "min": float(ordered[0]),
+        "max": float(ordered[-1]),
+        "mean": float(ordered.mean(dtype=np.float64)),
+        "std": float(ordered.std(dtype=np.float64)),
+    }
+
+
+def percentiles(ordered: np.ndarray) -> dict:
+    """Of sorted values, with numpy's default (linear) interpolation; keys "1" ... "99"."""
+    if ordered.size == 0:
+        return {str(q): None for q in PERCENTILES}
+    position = np.array(PERCENTILES, dtype=np.float64) / 100 * (ordered.size - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, ordered.size - 1)
+    low, high = ordered[below].astype(np.float64), ordered[above].astype(np.float64)
+    found = low + (high - low) * (position - below)
+    return {str(q): float(v) for q, v in zip(PERCENTILES, found, strict=True)}
+
+
+def histogram(ordered: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict:
+    """Of sorted values: ``edges`` (bins + 1, equal width from min to max) and ``counts``.
+
+    The same bins as ``np.histogram`` (last bin closed), counted by binary
+    search in the sorted values instead of a pass over them.
+    """
+    if ordered.size == 0:
+        return {"edges": [], "counts": []}
+    low, high = float(ordered[0]), float(ordered[-1])
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    cuts = np.searchsorted(ordered, edges[1:-1].astype(ordered.dtype), side="left")
+    counts = np.diff(np.concatenate([[0], cuts, [ordered.size]]))
+    return {"edges": edges.tolist(), "counts": counts.tolist()}
+
+
+def peak(volume: np.ndarray, affine: np.ndarray, ordered: np.ndarray | None = None) -> dict | None:
+    """The finite voxel of largest absolute value: its value, voxel index and mm coordinates.
+
+    With the sorted values at hand the peak value is one of their ends, and
+    only its position needs a pass over the volume.
+    """
+    if ordered is None:
+        ordered = np.sort(finite_nonzero(volume))
+    if ordered.size == 0:
+        return None
+    value = ordered[-1] if abs(ordered[-1]) >= abs(ordered[0]) else ordered[0]
+    index = np.unravel_index(int(np.argmax(volume == value)), volume.shape)
+    ijk = [int(i) for i in index]
+    mm = affine[:3, :3] @ np.array(ijk[:3], dtype=np.float64) + affine[:3, 3]
+    return {"value": float(value), "voxel": ijk, "mm": [float(c) for c in mm]}
+
+
+def is_thresholded(volume: np.ndarray) -> tuple[bool, float]:
+    """NeuroVault's rule: (share of zero-or-NaN voxels > 0.85, that share x 100)."""
+    bad = int(np.count_nonzero(volume == 0)) + int(np.count_nonzero(np.isnan(volume)))
+    return thresholded_share(volume.size, bad)
+
+
+def thresholded_share(n_voxels: int, n_bad: int) -> tuple[bool, float]:
+    if n_voxels == 0:
+        return True, 100.0
+    share = n_bad / n_voxels
+    return share > THRESHOLDED_SHARE, share * 100.0
+
+
+def not_mni(brain_coverage: float, perc_voxels_outside: float | None) -> bool:
+    """NeuroVault's rule on coverage and outside share (both in %)."""
+    outside = math.nan if perc_voxels_outside is None else perc_voxels_outside
+    if brain_coverage > 50:
+        return brain_coverage < 90 and outside > 20
+    if brain_coverage == 0:
+        return True
+    return outside > 50
+
+
+def mni_coverage(volume: np.ndarray, affine: np.ndarray, mask: np.ndarray, mask_affine: np.ndarray,
+                 *, n_voxels_total: int | None = None) -> dict:
+    """``brain_coverage`` and ``perc_voxels_outside``, on the smaller of the two grids.
+
+    NeuroVault resamples the image onto the mask when the image (all its
+    volumes) has more voxels than the mask, and the mask onto the image
+    otherwise; nearest neighbour either way, zero outside the field of view.
+    """
+    excursion = (volume != 0) & ~np.isnan(volume)
+    if (n_voxels_total or volume.size) > mask.size:
+        excursion = resample_nearest(excursion, affine, mask.shape, mask_affine)
+    else:
+        mask = resample_nearest(mask, mask_affine, volume.shape, affine)
+    n_mask = int(np.count_nonzero(mask))
+    n_map = int(np.count_nonzero(excursion))
+    inside = int(np.count_nonzero(excursion & mask))
+    coverage = inside / n_mask * 100.0 if n_mask else 0.0
+    outside = (n_map - inside) / n_map * 100.0 if n_map else None
+    return {"brain_coverage": coverage, "perc_voxels_outside": outside}
+
+
+def resample_nearest(source: np.ndarray, source_affine: np.ndarray, target_shape, target_affine: np.ndarray
+                     ) -> np.ndarray:
+    """``source`` sampled at the centres of the target grid's voxels (False/0 outside).
+
+    Axis-aligned grids (the common case) are resampled one axis at a time,
+    which costs almost nothing; oblique ones take the general path.
+    """
+    target_shape = tuple(int(s) for s in target_shape[:3])
+    source = source.reshape(source.shape[:3])
+    mapping = np.linalg.inv(source_affine) @ target_affine
+    axes = _axis_permutation(mapping[:3, :3])
+    if axes is not None:
+        return _resample_separable(source, mapping, axes, target_shape)
+    return _resample_general(source, mapping, target_shape)
+
+
+def _axis_permutation(linear: np.ndarray) -> list[int] | None:
+    """For each source axis, the one target axis it depends on; None when the grids are oblique."""
+    axes = [int(np.argmax(np.abs(row))) for row in linear]
+    if sorted(axes) != [0, 1, 2]:
+        return None
+    off_axis = linear.copy()
+    off_axis[range(3), axes] = 0
+    scale = np.abs(linear).max()
+    return axes if np.all(np.abs(off_axis) <= 1e-6 * scale) else None
+
+
+def _resample_separable(source, mapping, axes, target_shape) -> np.ndarray:
+    """Per source axis, the contiguous run of target positions inside the source, then one gather.
+
+    Indices along an axis are monotonic, so the inside positions are a run;
+    a run with step +1 or -1 (same voxel size) is a slice, a view, not a copy.
+    """
+    out = np.zeros(target_shape, dtype=source.dtype)
+    picked, runs = source, [slice(0, 0)] * 3
+    for a in range(3):
+        t = np.arange(target_shape[axes[a]])
+        i = np.floor(mapping[a, axes[a]] * t + mapping[a, 3] + 0.5).astype(np.int64)
+        inside = np.flatnonzero((i >= 0) & (i < source.shape[a]))
+        if inside.size == 0:
+            return out
+        runs[axes[a]] = slice(int(inside[0]), int(inside[-1]) + 1)
+        picked = _take(picked, i[inside], a)
+    out[tuple(runs)] = np.transpose(picked, np.argsort(axes))
+    return out
+
+
+def _take(array: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step in (1, -1) and np.all(np.diff(index) == step):
+        stop = int(index[-1]) + step
+        where = slice(int(index[0]), None if stop < 0 else stop, step)
+        return array[(slice(None),) * axis + (where,)]
+    return np.take(array, index, axis=axis)
+
+
+def _resample_general(source, mapping, target_shape) -> np.ndarray:
+    out = np.zeros(target_shape, dtype=source.dtype)
+    jk = np.indices(target_shape[1:]).reshape(2, -1).astype(np.float64)
+    for i in range(target_shape[0]):
+        coords = mapping[:3, 0:1] * i + mapping[:3, 1:3] @ jk + mapping[:3, 3:4]
+        index = np.floor(coords + 0.5).astype(np.int64)
+        ok = np.all((index >= 0) & (index < np.array(source.shape)[:, None]), axis=0)
+        plane = np.zeros(jk.shape[1], dtype=source.dtype)
+        plane[ok] = source[index[0, ok], index[1, ok], index[2, ok]]
+        out[i] = plane.reshape(target_shape[1:])
+    return out
+
+
+def infer_map_type(values: np.ndarray) -> str:
+    """NeuroVault's guess for maps uploaded as "Other": "R", "Pa" or "Other"."""
+    if values.size == 0:
+        return "Other"
+    if not np.all(values == np.round(values)):
+        return "R" if values.min() == values.max() else "Other"
+    labels, counts = np.unique(values, return_counts=True)
+    if labels.size == 1:
+        return "R"
+    if labels.size > MAX_PARCELLATION_LABELS or np.any(counts == 1):
+        return "Other"
+    return "Pa"
+
+
+def volume_summaries(data: np.ndarray) -> list[dict]:
+    volumes = data.reshape(data.shape[:3] + (-1,)) if data.ndim == 4 else data[..., None]
+    return [summary(finite_nonzero(volumes[..., t])) for t in range(min(volumes.shape[3], MAX_VOLUMES_LISTED))]
+
+
+@lru_cache(maxsize=1)
+def mni_brain_mask() -> tuple[np.ndarray, np.ndarray]:
+    """nilearn's MNI152 2 mm brain mask (boolean, affine), loaded once per process.
+
+    nilearn is imported here, not at module level: its import takes seconds
+    and only this function needs it.
+    """
+    from nilearn.datasets import load_mni152_brain_mask
+
+    image = load_mni152_brain_mask(resolution=2)
+    mask = np.asarray(image.dataobj) > 0
+    mask.setflags(write=False)
+    affine = np.array(image.affine, dtype=np.float64)
+    affine.setflags(write=False)
+    return mask, affine
+
+
+def jsonable(value):
+    """Plain JSON types: numpy scalars unwrapped, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
