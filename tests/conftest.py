@@ -172,3 +172,18 @@ def csrf_token(client, path):
 @pytest.fixture
 def accounts(app, client):
     return Accounts(app, client)
+
+
+@pytest.fixture(scope="session")
+def live_site(tmp_path_factory):
+    """One live site (web server + worker processes) shared by the end-to-end tests of a run."""
+    from .live import LiveSite
+
+    database_url = fresh_postgres_database(SERVER_DATABASE_URL, "nd_live") if USES_POSTGRES else None
+    broker = os.environ.get("CELERY_BROKER_URL") or None
+    site = LiveSite(tmp_path_factory.mktemp("live"), database_url=database_url, broker_url=broker)
+    site.start()
+    yield site
+    site.stop()
+    if database_url:
+        drop_postgres_database(database_url)

@@ -152,7 +152,7 @@ class Config:
             "task_time_limit": self.PROCESSING_TIME_LIMIT,
             "task_default_queue": "neurodrop",
             "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {"visibility_timeout": self.PROCESSING_TIME_LIMIT + 60},
+            "broker_transport_options": self.broker_transport_options(),
             "worker_max_memory_per_child": self.WORKER_MAX_MEMORY_KB,
             "beat_schedule": {
                 "sweep-stuck-images": {
@@ -166,6 +166,12 @@ class Config:
         if extra:
             settings.update(json.loads(extra))
         return settings
+
+    def broker_transport_options(self):
+        """Redis redelivers an unacknowledged task after this long; kombu's SQL transport takes no options."""
+        if self.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+            return {"visibility_timeout": self.PROCESSING_TIME_LIMIT + 60}
+        return {}
 
     def check_production(self):
         """Refuse to start a production site on silent laptop defaults."""

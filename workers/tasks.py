@@ -132,9 +132,10 @@ def write_failure(image_id, reason, report=None):
 
 
 def failure_report(exc):
-    """The validation report of a file that failed a check: the finding that stopped it."""
-    finding = {"field": exc.field, "value": str(exc.value), "level": "error", "message": str(exc)}
-    return {"findings": [finding]}
+    """The validation report of a file that failed a check: what was noticed before, then what stopped it."""
+    earlier = [finding.to_dict() for finding in getattr(exc, "findings", None) or []]
+    stopped = {"field": exc.field, "value": str(exc.value), "level": "error", "message": str(exc)}
+    return {"findings": [*earlier, stopped]}
 
 
 def outcome_of(image_id, path):
@@ -143,6 +144,8 @@ def outcome_of(image_id, path):
     try:
         return ("ready", analyse(path, config))
     except nifti.InvalidNifti as exc:
+        if getattr(exc, "internal", False):
+            log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
         return ("failed", str(exc), failure_report(exc))
     except SoftTimeLimitExceeded:
         limit = config["PROCESSING_SOFT_TIME_LIMIT"]
