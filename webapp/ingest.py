@@ -14,6 +14,7 @@ from .models import Image
 from .storage import new_key
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii", ".gz")
+ENVELOPE_BYTES = 64 * 1024
 
 
 def clean_filename(name):
@@ -36,13 +37,18 @@ def remaining_quota(user):
 
 
 def upload_limit_for(user, content_length, pending_new=1):
-    """The most bytes this user may send now; aborts with 413/429 when the answer is no before reading."""
+    """The most bytes one file may have now; aborts with 413/429 when the answer is no before reading.
+
+    ``content_length`` is the whole request body, so it is allowed ``ENVELOPE_BYTES`` for the
+    multipart envelope and form fields; the exact limit is enforced on the file's own bytes as
+    they arrive.
+    """
     config = current_app.config
     limit = config["MAX_UPLOAD_BYTES"]
-    if content_length is not None and content_length > limit:
+    if content_length is not None and content_length > limit + ENVELOPE_BYTES:
         abort(413, f"The upload is {content_length:,} bytes; the limit is {limit:,} bytes per upload.")
     quota = remaining_quota(user)
-    if content_length is not None and content_length > quota:
+    if content_length is not None and content_length > quota + ENVELOPE_BYTES:
         abort(
             413,
             f"The upload is {content_length:,} bytes but only {quota:,} bytes of your "
