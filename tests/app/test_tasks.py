@@ -1,0 +1,139 @@
+"""The Celery tasks, run eagerly: idempotent processing, one email per outcome, mail retries, the sweep."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.niftigen import mni_like_map
+from webapp.extensions import db
+from webapp.models import Artifact, Collection, Image, utcnow
+from webapp.storage import new_key
+from workers import tasks
+
+
+@pytest.fixture
+def stored_image(app, accounts, tmp_path):
+    """A committed ``uploaded`` image whose bytes are in storage; returns a maker taking file bytes."""
+    owner_id = accounts.create("tasks@example.org")
+
+    def make(content=None, status=Image.UPLOADED):
+        content = content if content is not None else mni_like_map(tmp_path / "m.nii.gz").read_bytes()
+        with app.app_context():
+            collection = Collection.query.first() or Collection(owner_id=owner_id, name="Tasks")
+            stored = app.extensions["storage"].put_bytes(new_key("originals"), content)
+            image = Image(collection=collection, uploader_id=owner_id, name="m", storage_key=stored.key,
+                          file_size=stored.size, sha256=stored.sha256, status=status)
+            db.session.add(image)
+            db.session.commit()
+            return image.id
+
+    return make
+
+
+def image_row(app, image_id):
+    with app.app_context():
+        image = db.session.get(Image, image_id)
+        db.session.expunge(image)
+        return image
+
+
+def emails_for(outbox, image_id):
+    return [m for m in outbox() if m["X-Neurodrop-Image"] == str(image_id)]
+
+
+def test_processing_is_idempotent_and_emails_once(app, stored_image, outbox):
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "ready"
+        first = {a.kind: a.storage_key for a in Artifact.query.filter_by(image_id=image_id)}
+        assert tasks.process_image.delay(image_id).get() is None
+    assert len(emails_for(outbox, image_id)) == 1
+
+    with app.app_context():
+        image = db.session.get(Image, image_id)
+        image.set_status(Image.UPLOADED)
+        db.session.commit()
+        assert tasks.process_image.delay(image_id).get() == "ready"
+        again = {a.kind: a.storage_key for a in Artifact.query.filter_by(image_id=image_id)}
+        assert again == first and Artifact.query.filter_by(image_id=image_id).count() == len(first)
+
+
+def test_mail_failure_is_retried_and_never_changes_the_image(app, stored_image, outbox, monkeypatch):
+    """Eager tasks that do not propagate errors run their retries at once, as a worker would later."""
+    calls = {"n": 0}
+    real_send = tasks.send_outcome_email
+
+    def flaky(image):
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise ConnectionRefusedError("smtp down")
+        real_send(image)
+
+    monkeypatch.setattr(tasks, "send_outcome_email", flaky)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+        assert tasks.notify_uploader.apply(args=[image_id]).get() is False
+    assert calls["n"] == 3 and len(emails_for(outbox, image_id)) == 1
+    assert image_row(app, image_id).notified_status == "ready"
+
+
+def test_array_over_the_memory_cap_fails_cleanly(app, stored_image):
+    app.config["MAX_ARRAY_BYTES"] = 1000
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "failed"
+    image = image_row(app, image_id)
+    assert image.status == "failed" and image.error and image.report["findings"][-1]["level"] == "error"
+
+
+def test_missing_stored_file_fails_with_a_reason(app, stored_image):
+    image_id = stored_image()
+    with app.app_context():
+        app.extensions["storage"].delete(db.session.get(Image, image_id).storage_key)
+        tasks.process_image.delay(image_id)
+    image = image_row(app, image_id)
+    assert image.status == "failed" and "missing" in image.error
+
+
+def test_sweep_requeues_stuck_images_and_fails_hopeless_ones(app, stored_image, outbox):
+    stuck = stored_image(status=Image.QUEUED)
+    hopeless = stored_image(status=Image.PROCESSING)
+    fresh = stored_image(status=Image.QUEUED)
+    with app.app_context():
+        long_ago = utcnow() - timedelta(seconds=app.config["STUCK_AFTER_SECONDS"] + 60)
+        for image_id in (stuck, hopeless):
+            db.session.get(Image, image_id).status_changed_at = long_ago
+        db.session.get(Image, hopeless).attempts = app.config["MAX_PROCESSING_ATTEMPTS"]
+        db.session.commit()
+        result = tasks.sweep_stuck_images.delay().get()
+    assert result == {"requeued": [stuck], "failed": [hopeless]}
+    assert image_row(app, stuck).status == "ready"
+    assert image_row(app, hopeless).status == "failed" and "attempts" in image_row(app, hopeless).error
+    assert image_row(app, fresh).status == "queued"
+    assert len(emails_for(outbox, hopeless)) == 1
+
+
+def test_reprocess_command(app, runner, stored_image):
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+    result = runner.invoke(args=["images", "reprocess", str(image_id)])
+    assert result.exit_code == 0 and "queued 1 image" in result.output
+    image = image_row(app, image_id)
+    assert image.status == "ready" and image.attempts == 1
+    assert runner.invoke(args=["images", "reprocess", "--all"]).exit_code == 0
+
+
+def test_broker_down_leaves_the_image_uploaded_for_the_sweep(app, stored_image, monkeypatch):
+    from webapp.pipeline import queue_processing
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.process_image, "delay", refuse)
+    image_id = stored_image()
+    with app.app_context():
+        queue_processing([image_id])
+    assert image_row(app, image_id).status == "uploaded"
