@@ -159,6 +159,10 @@ class Config:
                     "task": "workers.tasks.sweep_stuck_images",
                     "schedule": float(self.SWEEP_INTERVAL_SECONDS),
                 },
+                "expire-partial-uploads": {
+                    "task": "workers.tasks.expire_partial_uploads",
+                    "schedule": 3600.0,
+                },
             },
             "include": ["workers.tasks"],
         }

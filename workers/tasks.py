@@ -21,7 +21,7 @@ from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, utcnow
+from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
 
 from . import nifti, render, stats
@@ -251,3 +251,17 @@ def sweep_stuck_images():
     for image_id in requeue:
         process_image.delay(image_id)
     return {"requeued": requeue, "failed": [i.id for i in stuck if i.status == Image.FAILED]}
+
+
+@celery.task
+def expire_partial_uploads():
+    """Forget resumable uploads past their expiry: the rows and the partial bytes they kept on disk."""
+    expired = db.session.scalars(sa.select(Upload).where(Upload.expires_at < utcnow())).all()
+    keys = [upload.storage_key for upload in expired]
+    for upload in expired:
+        db.session.delete(upload)
+    db.session.commit()
+    storage = get_storage()
+    for key in keys:
+        storage.delete(key)
+    return {"expired": len(keys)}

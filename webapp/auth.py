@@ -1,0 +1,53 @@
+"""Who is calling, for the machine-facing endpoints (API, tus): an API token or the browser's session.
+
+Scripts send ``Authorization: Token <secret>`` (NeuroVault's header) or
+``Bearer <secret>``. A request that names a token is judged by that token
+alone: a wrong or revoked one is a 401, never a fall-back to a cookie.
+"""
+
+from datetime import timedelta
+
+from flask import abort, request
+from flask_security import current_user
+
+from .extensions import db
+from .models import ApiToken, utcnow
+
+TOKEN_SCHEMES = ("token", "bearer")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_from_header(value):
+    """The secret of an ``Authorization: Token|Bearer <secret>`` header; None for any other header."""
+    scheme, _, secret = (value or "").strip().partition(" ")
+    if scheme.lower() not in TOKEN_SCHEMES:
+        return None
+    return secret.strip() or None
+
+
+def user_from_token_header():
+    """The active user whose API token the request carries; None when it carries none, 401 when it is bad."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    secret = token_from_header(header)
+    token = ApiToken.find_active(secret) if secret else None
+    if token is None or not token.user.active:
+        abort(401, "The API token is not valid (it may have been revoked). Make a new one on your profile page.")
+    note_use(token)
+    return token.user
+
+
+def note_use(token):
+    """Record when a token was last used, to the minute (not one write per request)."""
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+
+
+def session_user():
+    """The user logged in through the browser's session cookie, or None."""
+    if current_user and current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None
