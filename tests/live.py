@@ -46,11 +46,13 @@ def environment(values):
 class LiveSite:
     """Start, stop, restart and inspect one live site."""
 
-    def __init__(self, folder, database_url=None, broker_url=None, extra_env=None):
+    def __init__(self, folder, database_url=None, broker_url=None, extra_env=None, web_workers=None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.web_workers = web_workers or int(os.environ.get("LIVE_WEB_WORKERS", "1"))
+        self.mail_dir = self.folder / "outbox"
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("MAIL_SERVER", "FLASK_APP")},
             "INSTANCE_DIR": str(self.folder),
@@ -61,11 +63,29 @@ class LiveSite:
             "STUCK_AFTER_SECONDS": "30",
             "SWEEP_INTERVAL_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
+            **self.smtp_sink_env(),
             **(extra_env or {}),
         }
         self.web = None
         self.workers = []
         self._app = None
+
+    def smtp_sink_env(self):
+        """Send through the run's real SMTP server when there is one (``.ci/run`` starts ``tests.faults.smtpsink``).
+
+        The sink files messages by envelope sender, so this site sends from an address of
+        its own and reads its mail from that folder; otherwise mail goes to the ``.eml`` outbox.
+        """
+        sink = os.environ.get("SMTP_SINK_DIR")
+        if not (sink and os.environ.get("MAIL_SERVER")):
+            return {}
+        sender = f"site-{self.port}@neurodrop.test"
+        self.mail_dir = Path(sink) / sender
+        return {
+            "MAIL_SERVER": os.environ["MAIL_SERVER"],
+            "MAIL_PORT": os.environ.get("MAIL_PORT", "25"),
+            "MAIL_DEFAULT_SENDER": f"neurodrop <{sender}>",
+        }
 
     # processes -------------------------------------------------------------------------
 
@@ -85,7 +105,7 @@ class LiveSite:
     def start_web(self):
         log = open(self.folder / "web.log", "ab")
         self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.web_workers),
              "--worker-class", "gthread", "--threads", "8", "--timeout", "300", "--graceful-timeout", "5", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -189,7 +209,7 @@ class LiveSite:
     def outbox(self):
         from tests.conftest import read_outbox
 
-        return read_outbox(self.folder / "outbox")
+        return read_outbox(self.mail_dir)
 
     def wait_for_email(self, predicate, seconds=60):
         deadline = time.monotonic() + seconds

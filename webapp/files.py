@@ -1,8 +1,10 @@
 """Serving and removing stored files, shared by the pages and the API."""
 
 import mimetypes
+import os
 
-from flask import current_app, send_file
+from flask import current_app, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .extensions import get_storage
 
@@ -39,19 +41,32 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
     """
     storage = get_storage()
     handle = storage.open(key)
+    size = handle_size(handle)
     response = send_file(
         handle,
         mimetype=mimetype,
         as_attachment=as_attachment,
         download_name=name,
-        conditional=True,
+        conditional=False,
         max_age=max_age,
         etag=key.replace("/", "-"),
     )
+    response.content_length = size
+    try:
+        response = response.make_conditional(request, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        handle.close()
+        raise
     response.headers.pop("Content-Encoding", None)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Accept-Ranges", "bytes")
     return response
+
+
+def handle_size(handle):
+    """The byte size of an opened stored object: Werkzeug only knows it for paths, and ranges need it."""
+    size = getattr(handle, "size", None)
+    return size if size is not None else os.fstat(handle.fileno()).st_size
 
 
 def nifti_mimetype(name):
