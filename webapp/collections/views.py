@@ -3,21 +3,19 @@
 import secrets
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
+from sqlalchemy.orm import selectinload
 
 from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
 from ..extensions import db
 from ..files import delete_stored
+from ..listing import SORTS, CollectionFilters, page_number
 from ..models import Collection, Image
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
 PER_PAGE = 24
-
-
-def page_number():
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 def doi_taken(doi, collection=None):
@@ -44,24 +42,11 @@ def fill_collection(collection, form):
 
 @bp.route("/")
 def index():
-    query = Collection.public_query()
-    search = (request.args.get("q") or "").strip()
-    if search:
-        pattern = f"%{search}%"
-        query = query.where(
-            sa.or_(
-                Collection.name.ilike(pattern),
-                Collection.description.ilike(pattern),
-                Collection.authors.ilike(pattern),
-                Collection.doi.ilike(pattern),
-            )
-        )
-    sort = request.args.get("sort", "new")
-    order = {"name": (Collection.name.asc(), Collection.id.asc()), "old": (Collection.id.asc(),)}.get(
-        sort, (Collection.id.desc(),)
-    )
-    page = db.paginate(query.order_by(*order), page=page_number(), per_page=PER_PAGE, error_out=False)
-    return render_template("collections/index.html", page=page, q=search, sort=sort)
+    """Public collections, searched and sorted; owners come in one extra query, not one per card."""
+    filters = CollectionFilters.from_request()
+    query = filters.apply(Collection.public_query().options(selectinload(Collection.owner)))
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS)
 
 
 @bp.route("/mine")
@@ -141,6 +126,23 @@ def new_share_link(collection_id):
     collection.share_token = secrets.token_urlsafe(24)
     db.session.commit()
     flash("A new share link was made; the old one no longer works.", "success")
+    return redirect(url_for("collections.detail", collection_id=collection.id))
+
+
+@bp.route("/<int:collection_id>/privacy", methods=["POST"])
+@auth_required("session")
+def toggle_privacy(collection_id):
+    """Make a collection private or public from its page (a POST with the page's CSRF token)."""
+    collection = editable_collection_or_404(collection_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    collection.private = not collection.private
+    db.session.commit()
+    if collection.private:
+        flash("The collection is now private: only you and people with the share link can see it.", "success")
+    else:
+        flash("The collection is now public: anyone can find and see it.", "success")
     return redirect(url_for("collections.detail", collection_id=collection.id))
 
 

@@ -1,15 +1,17 @@
 """An image's page, its status, its file and thumbnails, and the public image list."""
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import contains_eager
 
 from ..access import editable_image_or_404, visible_image_or_404
 from ..extensions import db
 from ..files import delete_stored, nifti_download_name, nifti_mimetype, send_stored
-from ..models import Collection, Image
+from ..listing import SORTS, ImageFilters, page_number
+from ..models import Image
 from ..pipeline import queue_processing, reset_for_reprocessing
+from ..vocab import MODALITIES
 from . import bp
 
 PER_PAGE = 24
@@ -17,22 +19,13 @@ PER_PAGE = 24
 
 @bp.route("/")
 def index():
-    query = Image.public_query().where(Image.status == Image.READY)
-    search = (request.args.get("q") or "").strip()
-    if search:
-        pattern = f"%{search}%"
-        query = query.where(
-            sa.or_(
-                Image.name.ilike(pattern),
-                Image.description.ilike(pattern),
-                Collection.name.ilike(pattern),
-                Collection.authors.ilike(pattern),
-                Collection.doi.ilike(pattern),
-            )
-        )
-    page_no = max(request.args.get("page", 1, type=int) or 1, 1)
-    page = db.paginate(query.order_by(Image.id.desc()), page=page_no, per_page=PER_PAGE, error_out=False)
-    return render_template("images/index.html", page=page, q=search)
+    """Ready public maps, searched, filtered and sorted; each card's collection comes from the same join."""
+    filters = ImageFilters.from_request()
+    ready = Image.public_query().where(Image.status == Image.READY).options(contains_eager(Image.collection))
+    query = filters.apply(ready)
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    modalities = [(name, name) for name in MODALITIES]
+    return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities)
 
 
 def status_payload(image):
@@ -47,6 +40,26 @@ def status_payload(image):
     }
 
 
+def viewer_range(stats):
+    """The map's value range for the viewer, over every volume; None where the stats do not cover all of them.
+
+    The stats' own min/max describe the first volume only, and the per-volume list stops at
+    MAX_VOLUMES_LISTED: past that the viewer reads the range from the data itself.
+    """
+    if not stats:
+        return {"volumes": 1, "min": None, "max": None, "signed": True}
+    listed = stats.get("volumes") or []
+    n_volumes = stats.get("n_volumes") or 1
+    if n_volumes > 1 and (stats.get("volumes_truncated") or len(listed) < n_volumes):
+        return {"volumes": n_volumes, "min": None, "max": None, "signed": True}
+    known = [v for v in listed if v.get("min") is not None and v.get("max") is not None]
+    if known:
+        low, high = min(v["min"] for v in known), max(v["max"] for v in known)
+    else:
+        low, high = stats.get("min"), stats.get("max")
+    return {"volumes": n_volumes, "min": low, "max": high, "signed": low is None or low < 0}
+
+
 @bp.route("/<int:image_id>")
 def detail(image_id):
     image = visible_image_or_404(image_id)
@@ -56,6 +69,7 @@ def detail(image_id):
         image=image,
         thumbnails=thumbnails,
         stats=image.stats.data if image.stats else None,
+        viewer=viewer_range(image.stats.data if image.stats else None),
         can_edit=image.collection.editable_by(current_user),
         form=FlaskForm(),
     )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import render_template, send_file
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ..extensions import db
 from ..models import Collection, Image
@@ -33,11 +34,20 @@ def site_counts():
 
 @bp.route("/")
 def index():
+    """Counts and the newest public collections and maps; owners and collections are loaded with them."""
     recent_collections = db.session.scalars(
-        Collection.public_query().where(Collection.image_count > 0).order_by(Collection.add_date.desc()).limit(6)
+        Collection.public_query()
+        .where(Collection.image_count > 0)
+        .options(selectinload(Collection.owner))
+        .order_by(Collection.id.desc())
+        .limit(6)
     ).all()
     recent_images = db.session.scalars(
-        Image.public_query().where(Image.status == Image.READY).order_by(Image.id.desc()).limit(8)
+        Image.public_query()
+        .where(Image.status == Image.READY)
+        .options(contains_eager(Image.collection))
+        .order_by(Image.id.desc())
+        .limit(8)
     ).all()
     return render_template(
         "main/index.html", collections=recent_collections, images=recent_images, counts=site_counts()

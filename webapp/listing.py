@@ -1,0 +1,138 @@
+"""What a visitor asked a public list for (search words, filters, sort), read from the query string.
+
+The list pages of several blueprints share it, so it lives here rather than in one of them.
+Each ``*Filters`` turns the query string into SQL conditions and back into the query string
+that the pager and the form repeat, so a filter survives a page change.
+"""
+
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from flask import request
+
+from .models import Collection, Image
+from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
+
+SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
+YES_NO = {"yes": True, "no": False}
+
+
+def page_number():
+    """The 1-based page asked for; anything unreadable is the first page."""
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def like_pattern(words):
+    """A LIKE pattern matching the words anywhere, with the user's own % and _ taken literally."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def matches_any(columns, words):
+    """A condition true when any column contains the words (case-insensitive)."""
+    pattern = like_pattern(words)
+    return sa.or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def choice(name, allowed, default=""):
+    """A query-string value if it is one of the allowed ones, else the default (unknown values are ignored)."""
+    value = (request.args.get(name) or "").strip()
+    return value if value in allowed else default
+
+
+def ordering(sort, model):
+    """ORDER BY for a sort name; the primary key breaks ties so pages never overlap."""
+    if sort == "name":
+        return (model.name.asc(), model.id.asc())
+    if sort == "old":
+        return (model.id.asc(),)
+    return (model.id.desc(),)
+
+
+def non_default_args(filters):
+    """The choices that differ from the defaults, as query-string arguments."""
+    return {key: value for key, value in asdict(filters).items() if value and not (key == "sort" and value == "new")}
+
+
+@dataclass(frozen=True)
+class CollectionFilters:
+    q: str = ""
+    sort: str = "new"
+
+    @classmethod
+    def from_request(cls):
+        return cls(q=(request.args.get("q") or "").strip()[:200], sort=choice("sort", SORTS, "new"))
+
+    def apply(self, query):
+        if self.q:
+            query = query.where(
+                matches_any((Collection.name, Collection.description, Collection.authors, Collection.doi), self.q)
+            )
+        return query.order_by(*ordering(self.sort, Collection))
+
+    def url_args(self):
+        """The non-default choices, as query-string arguments for links to other pages."""
+        return non_default_args(self)
+
+
+@dataclass(frozen=True)
+class ImageFilters:
+    """Search and filters of the public image list; the search also looks at the collection's fields."""
+
+    q: str = ""
+    map_type: str = ""
+    modality: str = ""
+    analysis_level: str = ""
+    thresholded: str = ""
+    not_mni: str = ""
+    sort: str = "new"
+
+    @classmethod
+    def from_request(cls):
+        return cls(
+            q=(request.args.get("q") or "").strip()[:200],
+            map_type=choice("map_type", MAP_TYPES),
+            modality=choice("modality", MODALITIES),
+            analysis_level=choice("analysis_level", ANALYSIS_LEVELS),
+            thresholded=choice("thresholded", YES_NO),
+            not_mni=choice("not_mni", YES_NO),
+            sort=choice("sort", SORTS, "new"),
+        )
+
+    def apply(self, query):
+        """Add the conditions to a query that already joins Image to Collection."""
+        if self.q:
+            query = query.where(
+                matches_any(
+                    (
+                        Image.name,
+                        Image.description,
+                        Collection.name,
+                        Collection.description,
+                        Collection.authors,
+                        Collection.doi,
+                    ),
+                    self.q,
+                )
+            )
+        for column, value in (
+            (Image.map_type, self.map_type),
+            (Image.modality, self.modality),
+            (Image.analysis_level, self.analysis_level),
+        ):
+            if value:
+                query = query.where(column == value)
+        if self.thresholded:
+            query = query.where(Image.is_thresholded.is_(YES_NO[self.thresholded]))
+        if self.not_mni:
+            query = query.where(Image.not_mni.is_(YES_NO[self.not_mni]))
+        return query.order_by(*ordering(self.sort, Image))
+
+    @property
+    def narrowed(self):
+        """Whether any filter beyond the sort is set (the page then offers to clear them)."""
+        return any(value for key, value in asdict(self).items() if key != "sort")
+
+    def url_args(self):
+        """The non-default choices, as query-string arguments for links to other pages."""
+        return non_default_args(self)
