@@ -1,0 +1,53 @@
+"""Lists cost O(page): the number of SQL statements does not grow with the rows listed or stored."""
+
+import contextlib
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.extensions import db
+
+
+@contextlib.contextmanager
+def counted_statements(app):
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_for(app, caller, path):
+    with counted_statements(app) as statements:
+        answer = caller.get(path)
+    assert answer.status_code == 200
+    return len(statements), len(answer.get_json()["results"])
+
+
+@pytest.mark.parametrize("path", ["/api/collections/{cid}/images/", "/api/images/"])
+def test_image_lists_query_count_is_independent_of_page_size(app, owner, client, stored_image, path):
+    cid = owner.new_collection()["id"]
+    for n in range(12):
+        stored_image(cid, stats={"max": n}, name=f"map {n}")
+    path = path.format(cid=cid)
+    small = statements_for(app, client, path + "?limit=2")
+    large = statements_for(app, client, path + "?limit=12")
+    assert small[1] == 2 and large[1] == 12
+    assert small[0] == large[0], "each row is serialised from what the page query loaded"
+    assert statements_for(app, owner, path + "?limit=2")[0] == statements_for(app, owner, path + "?limit=12")[0]
+
+
+def test_collection_lists_query_count_is_independent_of_page_size(app, owner, stranger, client):
+    for n in range(6):
+        (owner if n % 2 else stranger).new_collection(f"c{n}")
+    assert statements_for(app, client, "/api/collections/?limit=1")[0] == statements_for(
+        app, client, "/api/collections/?limit=6")[0]
+    assert statements_for(app, owner, "/api/my_collections/?limit=1")[0] == statements_for(
+        app, owner, "/api/my_collections/?limit=6")[0]

@@ -1,0 +1,94 @@
+"""Who is calling: an API token (``Authorization: Token <key>`` or ``Bearer <key>``) or the browser session.
+
+A wrong token is a 401 on every route, as on NeuroVault (DRF), so a script with a
+revoked token fails loudly instead of silently seeing only public data. Requests
+authenticated by the session cookie must carry a CSRF token on unsafe methods
+(header ``X-CSRFToken``, or the form field); token requests need none.
+"""
+
+from datetime import timedelta
+
+from flask import current_app, g, request
+from flask_security import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from ..extensions import csrf, db
+from ..models import ApiToken, utcnow
+from . import bp
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SCHEMES = ("token", "bearer")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class NotAuthenticated(Unauthorized):
+    """A 401 that tells the client which scheme to use."""
+
+    def get_headers(self, environ=None, scope=None):
+        return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Token realm="api"')]
+
+
+def presented_secret():
+    """The key from the Authorization header: a string (maybe empty) for our schemes, None when absent."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() not in SCHEMES:
+        return None
+    return key.strip()
+
+
+def token_user(secret):
+    """The active user owning this token (noting when it was used), or a 401."""
+    if not secret or " " in secret:
+        raise NotAuthenticated("Invalid token header. No credentials provided.")
+    token = ApiToken.find_active(secret)
+    if token is None or not token.user.active:
+        raise NotAuthenticated("Invalid token.")
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+def defers_csrf(view):
+    """Mark a view that checks CSRF itself, after setting its upload limit (reading the form parses the files)."""
+    view.defers_csrf = True
+    return view
+
+
+def check_session_csrf():
+    """For cookie-authenticated unsafe requests: a valid CSRF token, or a 403 in DRF's words."""
+    if g.get("api_auth") != "session" or request.method in SAFE_METHODS:
+        return
+    try:
+        csrf.protect()
+    except CSRFError as error:
+        raise Forbidden(f"CSRF Failed: {error.description}") from None
+
+
+@bp.before_request
+def authenticate():
+    g.api_user, g.api_auth = None, None
+    secret = presented_secret()
+    if secret is not None:
+        g.api_user, g.api_auth = token_user(secret), "token"
+    elif current_user.is_authenticated:
+        g.api_user, g.api_auth = current_user._get_current_object(), "session"
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "defers_csrf", False):
+        check_session_csrf()
+
+
+def api_user():
+    """The caller's user, or None for an anonymous caller."""
+    return g.get("api_user")
+
+
+def require_user():
+    """The caller's user, or a 401 when nobody is authenticated."""
+    user = api_user()
+    if user is None:
+        raise NotAuthenticated()
+    return user

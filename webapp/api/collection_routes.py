@@ -1,0 +1,157 @@
+"""Collections: list (public), create, read, change, delete; a collection's images (list, upload, zip)."""
+
+import sqlalchemy as sa
+from flask import request
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..files import delete_stored
+from ..ingest import add_image, store_upload, upload_limit_for
+from ..models import Collection, Image
+from ..pipeline import queue_processing
+from . import bp
+from .archive import zip_response
+from .auth import check_session_csrf, defers_csrf, require_user
+from .errors import field_error
+from .lookup import IMAGE_LOADING, editable_collection, sees_unfinished_images, visible_collection
+from .paging import page_of
+from .parsing import body_fields, collection_fields, image_fields
+from .serializers import collection_json, image_json, json_safe
+
+SLASHLESS = {"strict_slashes": False}
+
+
+def filtered_public_collections():
+    """Public collections, filtered by NeuroVault's ``name``, ``DOI`` and ``owner`` parameters, oldest first."""
+    query = Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
+    if "name" in request.args:
+        query = query.where(Collection.name == request.args["name"])
+    if "DOI" in request.args:
+        query = query.where(Collection.doi == request.args["DOI"])
+    if "owner" in request.args:
+        owner = request.args["owner"]
+        if not owner.isdigit() or len(owner) > 9:
+            raise field_error("owner", "Select a valid choice. That choice is not one of the available choices.")
+        query = query.where(Collection.owner_id == int(owner))
+    return query
+
+
+def doi_taken(doi, collection=None):
+    if not doi:
+        return False
+    query = sa.select(Collection.id).where(Collection.doi == doi)
+    if collection is not None:
+        query = query.where(Collection.id != collection.id)
+    return db.session.scalar(query) is not None
+
+
+def apply_collection_changes(collection, changes, extra):
+    """Copy validated fields in; a DOI another collection has is a 400, as on NeuroVault."""
+    if doi_taken(changes.get("doi"), collection if collection.id else None):
+        raise field_error("DOI", "collection with this DOI already exists.")
+    for column, value in changes.items():
+        setattr(collection, column, value)
+    if extra:
+        collection.extra = {**(collection.extra or {}), **extra}
+
+
+def created(payload, url):
+    return json_safe(payload), 201, {"Location": url}
+
+
+@bp.route("/collections/", methods=["GET", "POST"], **SLASHLESS)
+def collections():
+    if request.method == "POST":
+        return create_collection()
+    return page_of(filtered_public_collections(), collection_json)
+
+
+def create_collection():
+    user = require_user()
+    changes, extra = collection_fields(body_fields(), partial=False)
+    collection = Collection(owner_id=user.id, extra={})
+    apply_collection_changes(collection, changes, extra)
+    db.session.add(collection)
+    db.session.commit()
+    payload = collection_json(collection)
+    return created(payload, payload["url"])
+
+
+@bp.route("/my_collections/", **SLASHLESS)
+def my_collections():
+    user = require_user()
+    query = (
+        sa.select(Collection)
+        .where(Collection.owner_id == user.id)
+        .options(joinedload(Collection.owner))
+        .order_by(Collection.id)
+    )
+    return page_of(query, collection_json)
+
+
+@bp.route("/collections/<ref>/", methods=["GET", "PUT", "PATCH", "DELETE"], **SLASHLESS)
+def collection_detail(ref):
+    if request.method == "GET":
+        return collection_json(visible_collection(ref))
+    collection = editable_collection(ref)
+    if request.method == "DELETE":
+        return delete_collection(collection)
+    changes, extra = collection_fields(body_fields(), partial=request.method == "PATCH")
+    apply_collection_changes(collection, changes, extra)
+    db.session.commit()
+    return collection_json(collection)
+
+
+def delete_collection(collection):
+    images = db.session.scalars(
+        sa.select(Image).where(Image.collection_id == collection.id).options(*IMAGE_LOADING)
+    ).all()
+    keys = [key for image in images for key in image.stored_keys]
+    db.session.delete(collection)
+    db.session.commit()
+    delete_stored(keys)
+    return "", 204
+
+
+def listed_images(collection):
+    """The collection's images this caller sees, in upload order: all for its editors, the ready ones for others."""
+    query = sa.select(Image).where(Image.collection_id == collection.id).options(*IMAGE_LOADING).order_by(Image.id)
+    if not sees_unfinished_images(collection):
+        query = query.where(Image.status == Image.READY)
+    return query
+
+
+@bp.route("/collections/<ref>/images/", methods=["GET", "POST"], **SLASHLESS)
+@defers_csrf
+def collection_images(ref):
+    if request.method == "POST":
+        return upload_image(editable_collection(ref))
+    collection = visible_collection(ref)
+    query = listed_images(collection)
+    count = collection.image_count if sees_unfinished_images(collection) else None
+    return page_of(query, image_json, count=count)
+
+
+def upload_image(collection):
+    """The web upload's path: limits before reading, stream to storage, row, commit, then queue."""
+    user = require_user()
+    request.upload_limit = upload_limit_for(user, request.content_length)
+    check_session_csrf()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise field_error("file", "No file was submitted.")
+    fields, extra = image_fields(body_fields())
+    image = add_image(collection, user, store_upload(upload), upload.filename, extra=extra, **fields)
+    db.session.commit()
+    queue_processing([image.id])
+    image = db.session.get(Image, image.id, options=IMAGE_LOADING, populate_existing=True)
+    payload = image_json(image)
+    return created(payload, payload["url"])
+
+
+@bp.route("/collections/<ref>/download", **SLASHLESS)
+def collection_download(ref):
+    """Every listed image's original file in one zip, streamed as it is read from storage."""
+    collection = visible_collection(ref)
+    images = db.session.scalars(listed_images(collection)).all()
+    return zip_response(images, f"collection_{collection.id}.zip")

@@ -1,0 +1,66 @@
+"""Images: the public list, one image (read, change, delete), its original file and its glass brain."""
+
+from flask import abort, request
+
+from ..extensions import db
+from ..files import delete_stored, nifti_download_name, nifti_mimetype, send_stored
+from ..models import Image
+from . import bp
+from .lookup import IMAGE_LOADING, editable_image, visible_image
+from .paging import page_of
+from .parsing import body_fields, image_fields
+from .serializers import image_json
+
+SLASHLESS = {"strict_slashes": False}
+IMAGE_ID = "<int(max=2147483647):image_id>"
+
+
+@bp.route("/images/", **SLASHLESS)
+def images():
+    """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists)."""
+    query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
+    return page_of(query, image_json)
+
+
+@bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)
+def image_detail(image_id):
+    if request.method == "GET":
+        return image_json(visible_image(image_id))
+    image = editable_image(image_id)
+    if request.method == "DELETE":
+        return delete_image(image)
+    changes, extra = image_fields(body_fields(), editing=True)
+    for column, value in changes.items():
+        setattr(image, column, value)
+    if extra:
+        image.extra = {**(image.extra or {}), **extra}
+    db.session.commit()
+    return image_json(image)
+
+
+def delete_image(image):
+    collection = image.collection
+    keys = image.stored_keys
+    db.session.delete(image)
+    db.session.flush()
+    collection.refresh_image_count()
+    db.session.commit()
+    delete_stored(keys)
+    return "", 204
+
+
+@bp.route(f"/images/{IMAGE_ID}/file", **SLASHLESS)
+def image_file(image_id):
+    """The original bytes as uploaded: ``.nii.gz`` as application/gzip, never with Content-Encoding."""
+    image = visible_image(image_id)
+    name = nifti_download_name(image)
+    return send_stored(image.storage_key, mimetype=nifti_mimetype(name), name=name, as_attachment=True)
+
+
+@bp.route(f"/images/{IMAGE_ID}/thumbnail.png", **SLASHLESS)
+def image_thumbnail(image_id):
+    image = visible_image(image_id)
+    artifact = image.artifact("glass_brain") if image.status == Image.READY else None
+    if artifact is None:
+        abort(404)
+    return send_stored(artifact.storage_key, mimetype="image/png", max_age=300)
