@@ -772,7 +772,18 @@ def load_data(path, report: Report | None = None, *,
 
 
 def value_findings(data: np.ndarray) -> list[Finding]:
-    """Warnings about the values themselves, which the header can't tell."""
+    """Warnings about the values themselves, which the header can't tell.
+
+    Most maps hold no NaN or infinity: then their min and max (two fast
+    reductions) are finite and answer everything; the voxel-by-voxel counts
+    are made only for the others.
+    """
+    if data.size and data.dtype.kind == "f":
+        low, high = data.min(), data.max()
+        if np.isfinite(low) and np.isfinite(high):
+            if low == 0 and high == 0:
+                return [Finding("data", "all zero", WARNING, "data=all zero: every finite voxel is 0")]
+            return []
     finite = np.isfinite(data)
     n_finite = int(np.count_nonzero(finite))
     if n_finite == 0:

@@ -30,7 +30,9 @@ from functools import lru_cache
 
 import numpy as np
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
+
+from workers.stats import first_position, mni_brain_mask
 
 ORTHO_WIDTH = 600
 GLASS_WIDTH = 480
@@ -43,6 +45,7 @@ OUTLINE = (150, 150, 150)
 LABEL = (90, 90, 90)
 SATURATION_PERCENTILE = 99.5
 SAMPLE_SIZE = 50_000
+PNG_COMPRESS_LEVEL = 1  # palette thumbnails: level 1 is a few % larger and several times faster than 6
 VIEWS = ((1, 2), (0, 2), (0, 1))  # (horizontal, vertical) axes of the sagittal, coronal and axial views
 
 
@@ -134,7 +137,7 @@ def mosaic_4d(data: np.ndarray, affine: np.ndarray) -> bytes:
         tile = _panel(plane, scale, (tile_w, tile_h))
         x, y = (n % columns) * (tile_w + GAP), (n // columns) * (tile_h + GAP)
         canvas.paste(tile, (x, y))
-        draw.text((x + 3, y + 2), f"t={t}", fill=LABEL_INDEX)
+        draw.text((x + 3, y + 2), f"t={t}", fill=LABEL_INDEX, font=_font())
     return _png(canvas)
 
 
@@ -186,9 +189,17 @@ def colourise(plane: np.ndarray, scale: _Scale) -> np.ndarray:
 
 
 def _prepare(volume: np.ndarray, affine: np.ndarray) -> _Prepared:
-    """NaN becomes 0 once here: both are background, and projections then need no NaN handling."""
+    """NaN becomes 0 once here: both are background, and projections then need no NaN handling.
+
+    The RAS view is copied in its own memory order (flips undone, no
+    transposition), so the copy is sequential and the volume stays
+    contiguous for every later reduction; NaN is looked for only when the
+    maximum (which propagates NaN) says there is one.
+    """
     ras, ras_affine = to_ras(np.asarray(volume), affine)
-    clean = np.where(np.isnan(ras), 0, ras)
+    clean = ras.copy(order="K")
+    if clean.size and clean.dtype.kind == "f" and np.isnan(clean.max()):
+        clean[np.isnan(clean)] = 0
     return _Prepared(clean, ras_affine, _zooms(ras_affine), colour_scale(clean))
 
 
@@ -242,14 +253,20 @@ def _label_left_right(canvas: Image.Image, panels: list[Image.Image]) -> None:
     x = panels[0].width + GAP
     for panel in panels[1:]:
         top = (canvas.height - panel.height) // 2
-        draw.text((x + 3, top + 2), "L", fill=LABEL_INDEX)
-        draw.text((x + panel.width - 10, top + 2), "R", fill=LABEL_INDEX)
+        draw.text((x + 3, top + 2), "L", fill=LABEL_INDEX, font=_font())
+        draw.text((x + panel.width - 10, top + 2), "R", fill=LABEL_INDEX, font=_font())
         x += panel.width + GAP
+
+
+@lru_cache(maxsize=1)
+def _font() -> ImageFont.ImageFont:
+    """Pillow's default font, loaded once: loading it on every label was a tenth of the rendering time."""
+    return ImageFont.load_default()
 
 
 def _png(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=False, compress_level=3)
+    picture.save(buffer, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
@@ -257,12 +274,12 @@ def _png(picture: Image.Image) -> bytes:
 # orthogonal slices
 
 def _peak_index(volume: np.ndarray) -> tuple[int, int, int]:
-    """The voxel of largest |value| (NaN already 0), or the centre when the map is empty."""
-    highest, lowest = int(np.argmax(volume)), int(np.argmin(volume))
-    flat = highest if abs(volume.flat[highest]) >= abs(volume.flat[lowest]) else lowest
-    if volume.flat[flat] == 0:
+    """The first voxel (C order) of largest |value| (NaN already 0), or the centre when the map is empty."""
+    highest, lowest = volume.max(), volume.min()
+    value = highest if abs(highest) >= abs(lowest) else lowest
+    if value == 0:
         return tuple(s // 2 for s in volume.shape[:3])
-    return tuple(int(i) for i in np.unravel_index(flat, volume.shape[:3]))
+    return tuple(first_position(volume, value))
 
 
 def _ortho_png(prepared: _Prepared) -> bytes:
@@ -303,19 +320,31 @@ def _glass_brain_png(prepared: _Prepared) -> bytes:
 
 def _draw_outline(panel: Image.Image, affine: np.ndarray, shape, axes: tuple[int, int], along: int) -> None:
     """Grey MNI brain outline on the panel's background pixels."""
+    h, v = axes
+    outline = _outline(panel.size, (shape[h], shape[v]), (float(affine[h, h]), float(affine[h, 3]),
+                                                          float(affine[v, v]), float(affine[v, 3])), axes, along)
+    pixels = np.asarray(panel).copy()
+    pixels[outline & (pixels == BACKGROUND_INDEX)] = OUTLINE_INDEX
+    panel.paste(Image.fromarray(pixels, "P"))
+
+
+@lru_cache(maxsize=64)
+def _outline(size: tuple[int, int], voxels: tuple[int, int], steps: tuple[float, float, float, float],
+             axes: tuple[int, int], along: int) -> np.ndarray:
+    """The outline's pixels for one panel geometry; most uploads share a few grids, so it is cached."""
     silhouette, mask_affine = _mni_silhouette(along)
     h, v = axes
-    columns = _pixel_mm(panel.width, shape[h], affine[h, h], affine[h, 3])
-    rows = _pixel_mm(panel.height, shape[v], affine[v, v], affine[v, 3])[::-1]
+    step_h, origin_h, step_v, origin_v = steps
+    columns = _pixel_mm(size[0], voxels[0], step_h, origin_h)
+    rows = _pixel_mm(size[1], voxels[1], step_v, origin_v)[::-1]
     i = np.floor((columns - mask_affine[h, 3]) / mask_affine[h, h] + 0.5).astype(np.int64)
     j = np.floor((rows - mask_affine[v, 3]) / mask_affine[v, v] + 0.5).astype(np.int64)
     ok_i = (i >= 0) & (i < silhouette.shape[0])
     ok_j = (j >= 0) & (j < silhouette.shape[1])
     inside = silhouette[np.ix_(np.where(ok_i, i, 0), np.where(ok_j, j, 0))] & ok_i[:, None] & ok_j[None, :]
     outline = (inside & ~_eroded(inside)).T
-    pixels = np.asarray(panel).copy()
-    pixels[outline & (pixels == BACKGROUND_INDEX)] = OUTLINE_INDEX
-    panel.paste(Image.fromarray(pixels, "P"))
+    outline.setflags(write=False)
+    return outline
 
 
 def _pixel_mm(n_pixels: int, n_voxels: int, step: float, origin: float) -> np.ndarray:
@@ -336,8 +365,6 @@ def _eroded(inside: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=3)
 def _mni_silhouette(along: int) -> tuple[np.ndarray, np.ndarray]:
     """The MNI brain mask projected along one axis (axis order kept), with the mask's affine."""
-    from workers.stats import mni_brain_mask
-
     mask, mask_affine = mni_brain_mask()
     ras, ras_affine = to_ras(mask, mask_affine)
     return ras.any(axis=along), ras_affine

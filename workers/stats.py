@@ -36,7 +36,9 @@ Everything returned is plain JSON: NaN and infinities become None.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -53,17 +55,21 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
 
     ``brain_mask`` is (boolean array, affine); by default the MNI152 2 mm
     brain mask.
+
+    Each pass over the volume is made once and shared: the values' mask
+    serves the counts, the values and the MNI coverage; one sort serves the
+    summary, the percentiles, the histogram and the peak's value.
     """
     data = np.asarray(data)
     affine = np.asarray(affine, dtype=np.float64)
     volume = first_volume(data)
-    ordered = np.sort(finite_nonzero(volume))
+    classes = classify(volume)
+    ordered = np.sort(classes.values)
     mask, mask_affine = brain_mask if brain_mask is not None else mni_brain_mask()
-    coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=data.size)
-    n_nan = int(np.count_nonzero(np.isnan(volume)))
-    n_zero = int(np.count_nonzero(volume == 0))
-    counts = voxel_counts(volume.size, n_nan, n_zero, ordered.size)
-    thresholded, perc_bad = thresholded_share(volume.size, n_nan + n_zero)
+    coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=data.size,
+                            excursion=classes.mask if classes.n_inf == 0 else None)
+    counts = voxel_counts(volume.size, classes.n_nan, classes.n_zero, ordered.size)
+    thresholded, perc_bad = thresholded_share(volume.size, classes.n_nan + classes.n_zero)
     out = {
         "shape": list(data.shape),
         "n_volumes": n_volumes(data),
@@ -76,11 +82,56 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
         "perc_bad_voxels": perc_bad,
         **coverage,
         "not_mni": not_mni(coverage["brain_coverage"], coverage["perc_voxels_outside"]),
-        "inferred_map_type": infer_map_type(ordered),
+        "inferred_map_type": infer_map_type(ordered, ordered=True),
         "volumes": volume_summaries(data) if data.ndim == 4 else [sorted_summary(ordered)],
         "volumes_truncated": n_volumes(data) > MAX_VOLUMES_LISTED,
     }
     return jsonable(out)
+
+
+@dataclass(frozen=True)
+class VoxelClasses:
+    """A volume's voxels sorted into values (finite, non-zero), NaN, infinities and zeros.
+
+    ``mask`` marks the values, in the volume's shape; ``values`` are those
+    voxels, flattened in the volume's memory order.
+    """
+
+    mask: np.ndarray
+    values: np.ndarray
+    n_nan: int
+    n_inf: int
+
+    @property
+    def n_zero(self) -> int:
+        return self.mask.size - self.values.size - self.n_nan - self.n_inf
+
+
+def classify(volume: np.ndarray) -> VoxelClasses:
+    """One mask pass and one gather, in the volume's own memory order (no transposed copy).
+
+    When the volume's min and max are finite (two fast reductions) there is
+    no NaN and no infinity, and the finiteness passes are skipped.
+    """
+    flat, order = flat_view(volume)
+    if flat.size == 0:
+        return VoxelClasses(np.zeros(volume.shape, bool), flat[:0], 0, 0)
+    if flat.dtype.kind != "f" or (np.isfinite(flat.min()) and np.isfinite(flat.max())):
+        nonzero = flat != 0
+        return VoxelClasses(nonzero.reshape(volume.shape, order=order), flat[nonzero], 0, 0)
+    finite = np.isfinite(flat)
+    n_finite = int(np.count_nonzero(finite))
+    n_nan = int(np.count_nonzero(np.isnan(flat)))
+    finite &= flat != 0
+    return VoxelClasses(finite.reshape(volume.shape, order=order), flat[finite], n_nan,
+                        flat.size - n_finite - n_nan)
+
+
+def flat_view(array: np.ndarray) -> tuple[np.ndarray, str]:
+    """The array flattened without a copy when it is C- or Fortran-contiguous, and the order used."""
+    if array.flags.f_contiguous and not array.flags.c_contiguous:
+        return array.ravel(order="F"), "F"
+    return array.ravel(order="C"), "C"
 
 
 def n_volumes(data: np.ndarray) -> int:
@@ -93,8 +144,7 @@ def first_volume(data: np.ndarray) -> np.ndarray:
 
 def finite_nonzero(volume: np.ndarray) -> np.ndarray:
     """The map's values: finite and non-zero, flattened."""
-    flat = volume.ravel(order="K")
-    return flat[np.isfinite(flat) & (flat != 0)]
+    return classify(volume).values
 
 
 def voxel_counts(n_voxels: int, n_nan: int, n_zero: int, n_values: int) -> dict:
@@ -112,24 +162,28 @@ def voxel_counts(n_voxels: int, n_nan: int, n_zero: int, n_values: int) -> dict:
 def summary(values: np.ndarray) -> dict:
     if values.size == 0:
         return {"min": None, "max": None, "mean": None, "std": None}
-    return {
-        "min": float(values.min()),
-        "max": float(values.max()),
-        "mean": float(values.mean(dtype=np.float64)),
-        "std": float(values.std(dtype=np.float64)),
-    }
+    mean, std = mean_std(values)
+    return {"min": float(values.min()), "max": float(values.max()), "mean": mean, "std": std}
 
 
 def sorted_summary(ordered: np.ndarray) -> dict:
     """``summary`` of values already sorted (min and max are then free)."""
     if ordered.size == 0:
         return summary(ordered)
-    return {
-        "min": float(ordered[0]),
-        "max": float(ordered[-1]),
-        "mean": float(ordered.mean(dtype=np.float64)),
-        "std": float(ordered.std(dtype=np.float64)),
-    }
+    mean, std = mean_std(ordered)
+    return {"min": float(ordered[0]), "max": float(ordered[-1]), "mean": mean, "std": std}
+
+
+def mean_std(values: np.ndarray) -> tuple[float, float]:
+    """In float64, in place on one widened copy (numpy's ``std`` allocates more).
+
+    No ``np.dot``: BLAS threads spinning on a busy machine made it 100 times slower.
+    """
+    wide = values.astype(np.float64)
+    mean = float(wide.mean())
+    wide -= mean
+    np.square(wide, out=wide)
+    return mean, math.sqrt(float(wide.sum()) / wide.size)
 
 
 def percentiles(ordered: np.ndarray) -> dict:
@@ -172,10 +226,18 @@ def peak(volume: np.ndarray, affine: np.ndarray, ordered: np.ndarray | None = No
     if ordered.size == 0:
         return None
     value = ordered[-1] if abs(ordered[-1]) >= abs(ordered[0]) else ordered[0]
-    index = np.unravel_index(int(np.argmax(volume == value)), volume.shape)
-    ijk = [int(i) for i in index]
+    ijk = first_position(volume, value)
     mm = affine[:3, :3] @ np.array(ijk[:3], dtype=np.float64) + affine[:3, 3]
     return {"value": float(value), "voxel": ijk, "mm": [float(c) for c in mm]}
+
+
+def first_position(volume: np.ndarray, value) -> list[int]:
+    """Index of the first voxel (in C order) equal to ``value``, found without a transposed copy."""
+    flat, order = flat_view(volume)
+    hits = np.flatnonzero(flat == value)
+    index = np.unravel_index(hits, volume.shape, order=order)
+    first = int(np.argmin(np.ravel_multi_index(index, volume.shape))) if hits.size > 1 else 0
+    return [int(axis[first]) for axis in index]
 
 
 def is_thresholded(volume: np.ndarray) -> tuple[bool, float]:
@@ -202,24 +264,49 @@ def not_mni(brain_coverage: float, perc_voxels_outside: float | None) -> bool:
 
 
 def mni_coverage(volume: np.ndarray, affine: np.ndarray, mask: np.ndarray, mask_affine: np.ndarray,
-                 *, n_voxels_total: int | None = None) -> dict:
+                 *, n_voxels_total: int | None = None, excursion: np.ndarray | None = None) -> dict:
     """``brain_coverage`` and ``perc_voxels_outside``, on the smaller of the two grids.
 
     NeuroVault resamples the image onto the mask when the image (all its
     volumes) has more voxels than the mask, and the mask onto the image
     otherwise; nearest neighbour either way, zero outside the field of view.
+    ``excursion`` (the map's non-zero, non-NaN voxels) is computed when not given.
     """
-    excursion = (volume != 0) & ~np.isnan(volume)
+    if excursion is None:
+        excursion = (volume != 0) & ~np.isnan(volume)
     if (n_voxels_total or volume.size) > mask.size:
         excursion = resample_nearest(excursion, affine, mask.shape, mask_affine)
+        n_mask = int(np.count_nonzero(mask))
     else:
-        mask = resample_nearest(mask, mask_affine, volume.shape, affine)
-    n_mask = int(np.count_nonzero(mask))
+        mask, n_mask = _mask_on_grid(mask, mask_affine, volume.shape[:3], affine,
+                                     fortran=excursion.flags.f_contiguous and not excursion.flags.c_contiguous)
     n_map = int(np.count_nonzero(excursion))
     inside = int(np.count_nonzero(excursion & mask))
     coverage = inside / n_mask * 100.0 if n_mask else 0.0
     outside = (n_map - inside) / n_map * 100.0 if n_map else None
     return {"brain_coverage": coverage, "perc_voxels_outside": outside}
+
+
+_GRID_CACHE: dict = {}
+_GRID_CACHE_SIZE = 8
+
+
+def _mask_on_grid(mask, mask_affine, shape, affine, *, fortran: bool) -> tuple[np.ndarray, int]:
+    """The mask resampled onto an image's grid, and its voxel count; cached, since most uploads share a few grids.
+
+    Laid out in the excursion's memory order, so combining the two is a
+    sequential pass.
+    """
+    key = (id(mask), mask_affine.tobytes(), tuple(shape), np.asarray(affine, np.float64).tobytes(), fortran)
+    if key not in _GRID_CACHE:
+        if len(_GRID_CACHE) >= _GRID_CACHE_SIZE:
+            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
+        on_grid = resample_nearest(mask, mask_affine, shape, affine)
+        on_grid = np.asfortranarray(on_grid) if fortran else np.ascontiguousarray(on_grid)
+        on_grid.setflags(write=False)
+        _GRID_CACHE[key] = (on_grid, int(np.count_nonzero(on_grid)), mask)
+    on_grid, n_mask, _keep_alive = _GRID_CACHE[key]
+    return on_grid, n_mask
 
 
 def resample_nearest(source: np.ndarray, source_affine: np.ndarray, target_shape, target_affine: np.ndarray
@@ -291,13 +378,18 @@ def _resample_general(source, mapping, target_shape) -> np.ndarray:
     return out
 
 
-def infer_map_type(values: np.ndarray) -> str:
-    """NeuroVault's guess for maps uploaded as "Other": "R", "Pa" or "Other"."""
+def infer_map_type(values: np.ndarray, *, ordered: bool = False) -> str:
+    """NeuroVault's guess for maps uploaded as "Other": "R", "Pa" or "Other".
+
+    ``ordered`` says the values are sorted, which makes the label count free.
+    A statistical map fails the integer test on its first values, so a
+    sample is tried before the whole array.
+    """
     if values.size == 0:
         return "Other"
-    if not np.all(values == np.round(values)):
+    if not (all_integers(values[::max(1, values.size // 1000)]) and all_integers(values)):
         return "R" if values.min() == values.max() else "Other"
-    labels, counts = np.unique(values, return_counts=True)
+    labels, counts = _sorted_unique(values) if ordered else np.unique(values, return_counts=True)
     if labels.size == 1:
         return "R"
     if labels.size > MAX_PARCELLATION_LABELS or np.any(counts == 1):
@@ -305,26 +397,61 @@ def infer_map_type(values: np.ndarray) -> str:
     return "Pa"
 
 
+def all_integers(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)))
+
+
+def _sorted_unique(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    return ordered[starts], np.diff(np.append(starts, ordered.size))
+
+
 def volume_summaries(data: np.ndarray) -> list[dict]:
     volumes = data.reshape(data.shape[:3] + (-1,)) if data.ndim == 4 else data[..., None]
     return [summary(finite_nonzero(volumes[..., t])) for t in range(min(volumes.shape[3], MAX_VOLUMES_LISTED))]
+
+
+MNI_MASK_FILE = Path(__file__).resolve().parent / "data" / "mni152_brain_mask_2mm.nii.gz"
 
 
 @lru_cache(maxsize=1)
 def mni_brain_mask() -> tuple[np.ndarray, np.ndarray]:
     """nilearn's MNI152 2 mm brain mask (boolean, affine), loaded once per process.
 
-    nilearn is imported here, not at module level: its import takes seconds
-    and only this function needs it.
+    The mask is a constant, shipped as a 30 KB file made by
+    ``write_mni_brain_mask`` from ``nilearn.datasets.load_mni152_brain_mask``
+    (a unit test checks they are the same). Building it at run time meant
+    importing nilearn and resampling the 1 mm template: seconds and 120 MiB
+    on the first image of every worker process.
     """
-    from nilearn.datasets import load_mni152_brain_mask
+    import nibabel as nib
 
-    image = load_mni152_brain_mask(resolution=2)
+    image = nib.load(MNI_MASK_FILE)
     mask = np.asarray(image.dataobj) > 0
     mask.setflags(write=False)
     affine = np.array(image.affine, dtype=np.float64)
     affine.setflags(write=False)
     return mask, affine
+
+
+def write_mni_brain_mask(path=MNI_MASK_FILE) -> Path:
+    """(Re)make the shipped mask from nilearn.
+
+    ``python -c "from workers.stats import write_mni_brain_mask as w; w()"``
+    """
+    import nibabel as nib
+    from nilearn.datasets import load_mni152_brain_mask
+
+    image = load_mni152_brain_mask(resolution=2)
+    mask = (np.asarray(image.dataobj) > 0).astype(np.uint8)
+    out = nib.Nifti1Image(mask, image.affine)
+    out.header.set_data_dtype(np.uint8)
+    out.header.set_sform(image.affine, 4)
+    out.header.set_qform(image.affine, 4)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(out, path)
+    return path
 
 
 def jsonable(value):
