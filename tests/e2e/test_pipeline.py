@@ -84,6 +84,7 @@ def test_worker_killed_mid_task_still_reaches_a_final_state(live_site, researche
     live_site.start_worker()
     image = live_site.wait_for_final(entry["id"], seconds=180)
     assert image.status == "ready", image.error
-    time.sleep(2)
+    live_site.wait_for_email(lambda m: m["X-Neurodrop-Image"] == str(entry["id"]))
+    time.sleep(3)
     emails = [m for m in live_site.outbox() if m["X-Neurodrop-Image"] == str(entry["id"])]
     assert len(emails) == 1
