@@ -172,9 +172,14 @@ class Config:
         return settings
 
     def broker_transport_options(self):
-        """Redis redelivers an unacknowledged task after this long; kombu's SQL transport takes no options."""
+        """Redis redelivers an unacknowledged task after this long; kombu's SQL transport polls faster (sqlbroker)."""
         if self.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
             return {"visibility_timeout": self.PROCESSING_TIME_LIMIT + 60}
+        if self.CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+            from . import sqlbroker
+
+            sqlbroker.use()
+            return {"polling_interval": sqlbroker.POLLING_INTERVAL}
         return {}
 
     def check_production(self):
