@@ -10,6 +10,7 @@ from bench.common import Row, table
 
 FIGURES = {
     "processing": "bench.processing",
+    "latency": "bench.latency",
 }
 
 
