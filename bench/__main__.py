@@ -11,6 +11,7 @@ from bench.common import Row, table
 FIGURES = {
     "processing": "bench.processing",
     "latency": "bench.latency",
+    "scaling": "bench.scaling",
 }
 
 
