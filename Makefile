@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: help venv run worker test test-fast test-browser lint fuzz bench browser vendor serve-prod clean
+.PHONY: help venv run worker test test-fast test-browser lint fuzz bench browser wrk vendor serve-prod clean
 
 help:
 	@echo "make run        - set up .venv, migrate, start web + one worker on http://localhost:$${PORT:-5000}"
@@ -59,7 +59,15 @@ lint: $(DEV_STAMP)
 fuzz: $(DEV_STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit -k fuzz -q
 
-bench: $(DEV_STAMP)
+# wrk from Debian for the page figures of `make bench` (they are skipped without it).
+wrk:
+	@if command -v wrk >/dev/null; then echo "wrk: $$(command -v wrk)"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
+	  && echo "installed wrk"; \
+	else echo "no wrk and cannot apt-get it: the page figures will be skipped"; fi
+
+bench: $(DEV_STAMP) wrk
 	$(PY) -m bench
 
 vendor:

@@ -12,6 +12,7 @@ FIGURES = {
     "processing": "bench.processing",
     "latency": "bench.latency",
     "scaling": "bench.scaling",
+    "pages": "bench.pages",
 }
 
 

@@ -59,17 +59,23 @@ def run_child(module: str, *args: str, env: dict | None = None, timeout: float =
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident set (ru_maxrss is in KiB on Linux)."""
-    import resource
+def peak_rss_bytes(pid: int | str = "self") -> int:
+    """A process's peak resident set (VmHWM).
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    Not ``ru_maxrss``: Linux carries it across fork and exec, so a child
+    started by a big parent reports the parent's peak.
+    """
+    return _proc_status_bytes(pid, "VmHWM:")
 
 
 def current_rss_bytes(pid: int | str = "self") -> int:
-    """Resident set now, from /proc (VmRSS), in bytes."""
+    """A process's resident set now (VmRSS)."""
+    return _proc_status_bytes(pid, "VmRSS:")
+
+
+def _proc_status_bytes(pid, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) * 1024
     return 0
 
