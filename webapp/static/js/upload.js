@@ -191,10 +191,22 @@
     if (response) {
       var body = response.getBody && response.getBody()
       var status = response.getStatus && response.getStatus()
+      var detail = detailOf(body)
+      if (detail) return detail
       if (body && body.length < 500) return body
       if (status) return 'the server answered ' + status
     }
     return (error && error.message ? error.message : String(error)).split('\n')[0]
+  }
+
+  /** The server's sentence from a JSON error body ({"detail": "..."}), or null. */
+  function detailOf (body) {
+    try {
+      var parsed = JSON.parse(body)
+      return parsed && typeof parsed.detail === 'string' ? parsed.detail : null
+    } catch (e) {
+      return null
+    }
   }
 
   /** tus 1.0 through tus-js-client: chunked, retried, resumable across reloads. */
@@ -289,7 +301,7 @@
             var image = answer && answer.images && answer.images[0]
             item.succeed(image ? image.url : null, image && image.status ? 'uploaded, ' + image.status : null)
           } else {
-            var message = (answer && (answer.error || answer.message)) || 'the server answered ' + xhr.status
+            var message = (answer && (answer.detail || answer.error || answer.message)) || 'the server answered ' + xhr.status
             item.fail(message)
           }
         })
