@@ -15,7 +15,7 @@ from .auth import check_session_csrf, defers_csrf, require_user
 from .errors import field_error
 from .lookup import IMAGE_LOADING, editable_collection, sees_unfinished_images, visible_collection
 from .paging import page_of
-from .parsing import body_fields, collection_fields, image_fields
+from .parsing import Invalid, body_fields, checked_string, collection_fields, image_fields
 from .serializers import collection_json, image_json, json_safe
 
 SLASHLESS = {"strict_slashes": False}
@@ -24,16 +24,23 @@ SLASHLESS = {"strict_slashes": False}
 def filtered_public_collections():
     """Public collections, filtered by NeuroVault's ``name``, ``DOI`` and ``owner`` parameters, oldest first."""
     query = Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
-    if "name" in request.args:
-        query = query.where(Collection.name == request.args["name"])
-    if "DOI" in request.args:
-        query = query.where(Collection.doi == request.args["DOI"])
+    for parameter, column in (("name", Collection.name), ("DOI", Collection.doi)):
+        if parameter in request.args:
+            query = query.where(column == filter_text(parameter))
     if "owner" in request.args:
         owner = request.args["owner"]
         if not owner.isdigit() or len(owner) > 9:
             raise field_error("owner", "Select a valid choice. That choice is not one of the available choices.")
         query = query.where(Collection.owner_id == int(owner))
     return query
+
+
+def filter_text(parameter):
+    """A text filter's value, if a database can compare it (no NUL characters), else a 400."""
+    try:
+        return checked_string(request.args[parameter])
+    except Invalid as problem:
+        raise field_error(parameter, str(problem)) from None
 
 
 def doi_taken(doi, collection=None):

@@ -5,6 +5,8 @@ private collection carries ``?share_token=``. Anything the caller may not see
 is a 404, like something that does not exist.
 """
 
+import re
+
 from flask import abort, request
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -14,6 +16,12 @@ from ..models import Collection, Image
 from .auth import api_user, require_user
 
 MAX_ID_DIGITS = 9
+SHARE_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def share_token_or_none(text):
+    """The text if it could be a share token (URL-safe, bounded); anything else can match no collection."""
+    return text if text and SHARE_TOKEN_PATTERN.match(text) else None
 
 
 def collection_by_ref(ref):
@@ -22,7 +30,8 @@ def collection_by_ref(ref):
         if len(ref) > MAX_ID_DIGITS:
             return None, None
         return db.session.get(Collection, int(ref), options=[joinedload(Collection.owner)]), None
-    return Collection.by_share_token(ref), ref
+    token = share_token_or_none(ref)
+    return (Collection.by_share_token(token), token) if token else (None, None)
 
 
 def caller_can_see(collection, share_token=None):
@@ -55,7 +64,7 @@ IMAGE_LOADING = (
 
 def visible_image(image_id):
     image = db.session.get(Image, image_id, options=IMAGE_LOADING)
-    if image is None or not caller_can_see(image.collection, request.args.get("share_token")):
+    if image is None or not caller_can_see(image.collection, share_token_or_none(request.args.get("share_token"))):
         abort(404)
     return image
 
