@@ -13,6 +13,7 @@ FIGURES = {
     "latency": "bench.latency",
     "scaling": "bench.scaling",
     "pages": "bench.pages",
+    "uploads": "bench.uploads",
 }
 
 
