@@ -63,6 +63,7 @@ class LiveSite:
             "STUCK_AFTER_SECONDS": "30",
             "SWEEP_INTERVAL_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
+            "RATELIMIT_ENABLED": "false",
             **self.smtp_sink_env(),
             **(extra_env or {}),
         }

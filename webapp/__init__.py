@@ -24,6 +24,7 @@ def create_app(config=None):
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_security(app)
     register_template_helpers(app)
     register_commands(app)
     init_storage(app)
@@ -94,6 +95,16 @@ def register_errorhandlers(app):
     from .errors import init_error_handlers
 
     init_error_handlers(app)
+
+
+def register_security(app):
+    """Security headers and CSP, the trusted proxy, and rate limits (after the views they wrap exist)."""
+    from .ratelimits import init_rate_limits
+    from .security_headers import init_security_headers, trust_proxy
+
+    trust_proxy(app)
+    init_security_headers(app)
+    init_rate_limits(app)
 
 
 def register_template_helpers(app):

@@ -129,6 +129,16 @@ class Config:
         self.SECURITY_TOKEN_AUTHENTICATION_HEADER = "X-Neurodrop-Session-Token"
         self.SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute;100/hour")
+        self.RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "5/minute;50/hour")
+        self.RATELIMIT_RESET = env_str("RATELIMIT_RESET", "5/minute;50/hour")
+        self.RATELIMIT_TOKENS = env_str("RATELIMIT_TOKENS", "10/minute;100/hour")
+
         self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{folder / 'broker.sqlite'}")
         self.PROCESSING_SOFT_TIME_LIMIT = env_int("PROCESSING_SOFT_TIME_LIMIT", 600)
         self.PROCESSING_TIME_LIMIT = env_int("PROCESSING_TIME_LIMIT", 660)
@@ -199,4 +209,5 @@ class TestConfig(Config):
     def __init__(self):
         super().__init__()
         self.TESTING = True
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", False)
         self.CELERY = dict(self.CELERY, task_always_eager=env_bool("CELERY_EAGER", True), task_eager_propagates=True)

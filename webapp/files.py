@@ -12,9 +12,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def download_name(name, fallback):
-    """A safe file name for Content-Disposition: no path parts, no control characters."""
+    """A safe file name for Content-Disposition: no path parts, no control characters, and no ``%``
+    (browsers percent-decode even the plain ``filename=``, which would bring ``%2f`` back as ``/``)."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>:|?*').strip(" .")
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>:|?*%').strip(" .")
     return cleaned[:200] or fallback
 
 
