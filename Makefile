@@ -17,7 +17,7 @@ help:
 	@echo "make lint       - ruff"
 	@echo "make fuzz       - the NIfTI parser fuzz test with many more cases"
 	@echo "make bench      - benchmarks (ratios against a floor measured in the same run)"
-	@echo "make serve-prod - gunicorn + workers on DATABASE_URL / CELERY_BROKER_URL / MAIL_SERVER"
+	@echo "make serve-prod - migrate, gunicorn + WORKERS workers + beat on DATABASE_URL / CELERY_BROKER_URL / MAIL_SERVER"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,13 +74,7 @@ vendor:
 	sh scripts/vendor-frontend.sh
 
 serve-prod: $(STAMP)
-	$(PY) -m flask --app webapp db upgrade
-	$(BIN)/celery -A celery_worker worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2} --detach \
-	  --pidfile=$${INSTANCE_DIR:-instance}/worker.pid --logfile=$${INSTANCE_DIR:-instance}/worker.log
-	$(BIN)/celery -A celery_worker beat --loglevel=INFO --detach \
-	  --pidfile=$${INSTANCE_DIR:-instance}/beat.pid --logfile=$${INSTANCE_DIR:-instance}/beat.log \
-	  --schedule=$${INSTANCE_DIR:-instance}/celerybeat-schedule
-	$(BIN)/gunicorn --bind $${HOST:-127.0.0.1}:$${PORT:-8000} --workers $${WEB_CONCURRENCY:-2} --timeout 600 wsgi:app
+	PYTHON=$(abspath $(PY)) bash scripts/serve-prod.sh all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
