@@ -249,3 +249,16 @@ def test_hostile_text_in_urls_is_a_4xx_on_every_database(owner, client, stored_i
     for path in ("/api/collections/%00abc/", "/api/collections/%C3%A9%C3%A9%C3%A9/images/",
                  f"/api/images/{iid}/?share_token=%C3%A9t%C3%A9", f"/api/images/{iid}/file?share_token=%00"):
         assert client.get(path).status_code == 404, path
+
+
+def test_uncompressed_upload_is_served_gzipped_for_nilearn(owner, client, stored_image):
+    import gzip
+
+    cid = owner.new_collection()["id"]
+    payload = b"\x5c\x01\x00\x00" + bytes(range(256)) * 3000
+    iid = stored_image(cid, payload=payload, original_filename="rest état.nii")
+    answer = client.get(f"/api/images/{iid}/file")
+    assert answer.status_code == 200 and answer.mimetype == "application/gzip"
+    assert "Content-Encoding" not in answer.headers
+    assert gzip.decompress(answer.data) == payload and len(answer.data) < len(payload)
+    assert "filename*=UTF-8''rest%20%C3%A9tat.nii.gz" in answer.headers["Content-Disposition"]

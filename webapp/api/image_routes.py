@@ -3,9 +3,10 @@
 from flask import abort, request
 
 from ..extensions import db
-from ..files import delete_stored, nifti_download_name, nifti_mimetype, send_stored
+from ..files import delete_stored, send_stored
 from ..models import Image
 from . import bp
+from .downloads import send_gzipped_nifti
 from .lookup import IMAGE_LOADING, editable_image, visible_image
 from .paging import page_of
 from .parsing import body_fields, image_fields
@@ -51,10 +52,8 @@ def delete_image(image):
 
 @bp.route(f"/images/{IMAGE_ID}/file", **SLASHLESS)
 def image_file(image_id):
-    """The original bytes as uploaded: ``.nii.gz`` as application/gzip, never with Content-Encoding."""
     image = visible_image(image_id)
-    name = nifti_download_name(image)
-    return send_stored(image.storage_key, mimetype=nifti_mimetype(name), name=name, as_attachment=True)
+    return send_gzipped_nifti(image)
 
 
 @bp.route(f"/images/{IMAGE_ID}/thumbnail.png", **SLASHLESS)

@@ -119,7 +119,8 @@ SCHEMAS = {
         "properties": {
             "url": {"type": "string", "format": "uri"},
             "id": {"type": "integer"},
-            "file": {"type": "string", "format": "uri", "description": "The original file, served as uploaded."},
+            "file": {"type": "string", "format": "uri", "description": "The map as .nii.gz: the uploaded bytes when "
+                     "they were gzipped, else gzipped on the way (nilearn saves every map as .nii.gz)."},
             "html_url": {"type": "string", "format": "uri"},
             "collection": {"type": "string", "format": "uri"},
             "collection_id": {"type": "integer"},
@@ -363,14 +364,12 @@ PATHS = {
     "/images/{image_id}/file": {
         "parameters": [IMAGE_ID],
         "get": operation(
-            "The original file",
-            "Exactly the uploaded bytes: `.nii.gz` as application/gzip with no Content-Encoding; ranges work.",
+            "The map as .nii.gz",
+            "application/gzip with no Content-Encoding. A gzipped upload is sent byte for byte (ranges work); an "
+            "uncompressed one is gzipped on the way, as NeuroVault stores every map gzipped.",
             tag="images", parameters=[SHARE_TOKEN],
             responses={
-                "200": {"description": "The file.", "content": {
-                    "application/gzip": {"schema": {"type": "string"}},
-                    "application/octet-stream": {"schema": {"type": "string"}},
-                }},
+                "200": {"description": "The file.", "content": {"application/gzip": {"schema": {"type": "string"}}}},
                 "401": NEEDS_LOGIN, "404": NOT_FOUND,
             },
         ),

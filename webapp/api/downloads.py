@@ -1,0 +1,62 @@
+"""The ``file`` URL of the API: a map as gzipped NIfTI, which is what NeuroVault serves and nilearn expects.
+
+nilearn saves every download as ``image_<id>.nii.gz`` and nibabel then refuses
+raw NIfTI under that name, and NeuroVault stores every upload gzipped. So an
+upload that arrived gzipped is sent byte for byte (ranges work), and one that
+arrived uncompressed is gzipped while it is sent (memory stays at one chunk).
+The exact original is always at the image page's download link.
+"""
+
+import zlib
+from urllib.parse import quote
+
+from flask import Response, stream_with_context
+
+from ..extensions import get_storage
+from ..files import GZIP_MAGIC, nifti_download_name, send_stored
+from ..storage import CHUNK_SIZE
+
+GZIP_LEVEL = 1  # nibabel's default for .nii.gz: fast, and most of the gain
+
+
+def stored_gzipped(image):
+    """Whether the stored bytes are gzip: from the validation report when there is one, else from the bytes."""
+    if isinstance(image.report, dict) and isinstance(image.report.get("compressed"), bool):
+        return image.report["compressed"]
+    with get_storage().open(image.storage_key) as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+
+
+def gzip_chunks(key):
+    """The stored object gzipped, piece by piece."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with get_storage().open(key) as source:
+        for chunk in iter(lambda: source.read(CHUNK_SIZE), b""):
+            packed = compressor.compress(chunk)
+            if packed:
+                yield packed
+    yield compressor.flush()
+
+
+def gzipped_name(image):
+    name = nifti_download_name(image)
+    return name if name.lower().endswith(".gz") else name + ".gz"
+
+
+def attachment(name):
+    """A Content-Disposition for any file name: plain ASCII, or RFC 5987 with an ASCII fallback."""
+    if name.isascii():
+        return f'attachment; filename="{name}"'
+    fallback = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+def send_gzipped_nifti(image):
+    """The map as ``.nii.gz`` bytes, as application/gzip, never with a Content-Encoding header."""
+    name = gzipped_name(image)
+    if stored_gzipped(image):
+        return send_stored(image.storage_key, mimetype="application/gzip", name=name, as_attachment=True)
+    response = Response(stream_with_context(gzip_chunks(image.storage_key)), mimetype="application/gzip")
+    response.headers["Content-Disposition"] = attachment(name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
