@@ -1,5 +1,6 @@
 """Authentication: Token and Bearer keys, 401s in JSON, and CSRF for browser sessions."""
 
+import io
 import re
 
 import pytest
@@ -56,7 +57,7 @@ def page_csrf_token(client):
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
-def test_session_cookie_works_for_reads_and_needs_csrf_for_writes(app, client, accounts):
+def test_session_cookie_works_for_reads_and_needs_csrf_for_writes(app, client, accounts, no_worker):
     user_id = accounts.create("browser@example.org")
     accounts.login("browser@example.org")
     assert client.get("/api/user").get_json()["id"] == user_id
@@ -72,6 +73,9 @@ def test_session_cookie_works_for_reads_and_needs_csrf_for_writes(app, client, a
     upload = client.post(f"/api/collections/{cid}/images/", data={"file": (b"x", "a.nii")},
                          content_type="multipart/form-data")
     assert upload.status_code == 403 and "CSRF" in upload.get_json()["detail"]
+    accepted = client.post(f"/api/collections/{cid}/images/", data={"file": (io.BytesIO(b"x"), "a.nii")},
+                           headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    assert accepted.status_code == 201 and no_worker == [accepted.get_json()["id"]]
 
 
 def test_token_requests_need_no_csrf_even_with_a_session(client, accounts, owner):
