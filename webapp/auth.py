@@ -17,25 +17,34 @@ TOKEN_SCHEMES = ("token", "bearer")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def token_from_header(value):
-    """The secret of an ``Authorization: Token|Bearer <secret>`` header; None for any other header."""
-    scheme, _, secret = (value or "").strip().partition(" ")
+def presented_secret():
+    """The key of an ``Authorization: Token|Bearer <key>`` header: a string (maybe empty), None when absent."""
+    scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() not in TOKEN_SCHEMES:
         return None
-    return secret.strip() or None
+    return key.strip()
+
+
+def user_for_secret(secret):
+    """The active user owning this API token (noting when it was used), or None."""
+    if not secret or " " in secret:
+        return None
+    token = ApiToken.find_active(secret)
+    if token is None or not token.user.active:
+        return None
+    note_use(token)
+    return token.user
 
 
 def user_from_token_header():
     """The active user whose API token the request carries; None when it carries none, 401 when it is bad."""
-    header = request.headers.get("Authorization")
-    if not header:
+    secret = presented_secret()
+    if secret is None:
         return None
-    secret = token_from_header(header)
-    token = ApiToken.find_active(secret) if secret else None
-    if token is None or not token.user.active:
+    user = user_for_secret(secret)
+    if user is None:
         abort(401, "The API token is not valid (it may have been revoked). Make a new one on your profile page.")
-    note_use(token)
-    return token.user
+    return user
 
 
 def note_use(token):

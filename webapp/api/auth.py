@@ -6,20 +6,16 @@ authenticated by the session cookie must carry a CSRF token on unsafe methods
 (header ``X-CSRFToken``, or the form field); token requests need none.
 """
 
-from datetime import timedelta
-
 from flask import current_app, g, request
 from flask_security import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from ..extensions import csrf, db
-from ..models import ApiToken, utcnow
+from ..auth import presented_secret, user_for_secret
+from ..extensions import csrf
 from . import bp
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-SCHEMES = ("token", "bearer")
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class NotAuthenticated(Unauthorized):
@@ -29,27 +25,14 @@ class NotAuthenticated(Unauthorized):
         return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Token realm="api"')]
 
 
-def presented_secret():
-    """The key from the Authorization header: a string (maybe empty) for our schemes, None when absent."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.strip().partition(" ")
-    if scheme.lower() not in SCHEMES:
-        return None
-    return key.strip()
-
-
 def token_user(secret):
-    """The active user owning this token (noting when it was used), or a 401."""
+    """The active user owning this token, or a 401 in DRF's words."""
     if not secret or " " in secret:
         raise NotAuthenticated("Invalid token header. No credentials provided.")
-    token = ApiToken.find_active(secret)
-    if token is None or not token.user.active:
+    user = user_for_secret(secret)
+    if user is None:
         raise NotAuthenticated("Invalid token.")
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        db.session.commit()
-    return token.user
+    return user
 
 
 def defers_csrf(view):
