@@ -57,7 +57,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check webapp workers tests bench run.py celery_worker.py wsgi.py
 
 fuzz: $(DEV_STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit -k fuzz -q
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit tests/security -k fuzz -q -p no:cacheprovider
 
 # wrk from Debian for the page figures of `make bench` (they are skipped without it).
 wrk:
