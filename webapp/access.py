@@ -12,6 +12,8 @@ from .extensions import db
 from .models import Collection, Image
 
 SHARES_KEY = "shared_collections"
+#: Ids are 32-bit integer columns: a larger number in a URL names nothing (and would make the database raise).
+MAX_ID = 2**31 - 1
 
 
 def remember_share(collection):
@@ -29,8 +31,13 @@ def session_can_see(collection, user=None):
     return collection.share_token in session.get(SHARES_KEY, [])
 
 
+def row_or_none(model, row_id):
+    """The row with this id, or None, whatever number a URL or a form put there."""
+    return db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+
+
 def visible_collection_or_404(collection_id, user=None):
-    collection = db.session.get(Collection, collection_id)
+    collection = row_or_none(Collection, collection_id)
     if collection is None or not session_can_see(collection, user):
         abort(404)
     return collection
@@ -46,7 +53,7 @@ def editable_collection_or_404(collection_id, user=None):
 
 
 def visible_image_or_404(image_id, user=None):
-    image = db.session.get(Image, image_id)
+    image = row_or_none(Image, image_id)
     if image is None or not session_can_see(image.collection, user):
         abort(404)
     return image

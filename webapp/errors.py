@@ -1,7 +1,8 @@
 """App-wide error pages: HTML in the site's layout, JSON with ``detail`` for the API and for scripts."""
 
 from flask import current_app, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from .extensions import db
 
@@ -56,6 +57,16 @@ def handle_unexpected_error(error):
     return error_response(InternalServerError("An unexpected error happened on our side; it has been logged."))
 
 
+def handle_unstorable_value(error):
+    """A value the database refuses (a NUL byte, a number past its integers) came from the request: a 400, not a 500."""
+    db.session.rollback()
+    current_app.logger.info("refused a value the database cannot store on %s %s: %s", request.method, request.path,
+                            error.orig)
+    return error_response(BadRequest("The request holds a value that cannot be stored: a NUL byte, or a number "
+                                      "too large. Remove it and try again."))
+
+
 def init_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -15,11 +15,13 @@ from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 
 SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
 YES_NO = {"yes": True, "no": False}
+#: Past any real list, and small enough that page × page size stays inside the database's integers.
+MAX_PAGE = 10**6
 
 
 def page_number():
-    """The 1-based page asked for; anything unreadable is the first page."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    """The 1-based page asked for; anything unreadable is the first page, anything huge the (empty) last."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def like_pattern(words):

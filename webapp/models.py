@@ -6,6 +6,7 @@ class methods so that blueprints never import each other.
 """
 
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -14,6 +15,9 @@ from flask_security import RoleMixin, UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+
+#: Share tokens are ``secrets.token_urlsafe`` strings that fit the 64-character column.
+SHARE_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def utcnow():
@@ -172,7 +176,10 @@ class Collection(db.Model):
 
     @classmethod
     def by_share_token(cls, token):
-        return db.session.scalar(sa.select(cls).where(cls.share_token == token)) if token else None
+        """The collection of a share link; None for anything that cannot be one (NUL bytes break PostgreSQL)."""
+        if not token or not SHARE_TOKEN_SHAPE.fullmatch(token):
+            return None
+        return db.session.scalar(sa.select(cls).where(cls.share_token == token))
 
     def refresh_image_count(self):
         """Store the number of images, so list pages need no count per row."""

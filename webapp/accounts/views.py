@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
 
+from ..access import row_or_none
 from ..extensions import db
 from ..models import ApiToken, Collection, utcnow
 from . import bp
@@ -46,7 +47,7 @@ def tokens():
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @auth_required("session")
 def revoke_token(token_id):
-    token = db.session.get(ApiToken, token_id)
+    token = row_or_none(ApiToken, token_id)
     if token is None or token.user_id != current_user.id:
         abort(404)
     if RevokeForm().validate_on_submit():

@@ -1,0 +1,110 @@
+"""Hostile values in URLs and query strings get a clear 4xx on every route, never a 500: numbers past
+the database's integers, NUL bytes, very long strings, pages beyond any end."""
+
+import pytest
+from werkzeug.routing import IntegerConverter
+
+from .conftest import build_world
+
+HUGE_NUMBERS = (2**31, 2**63, 10**30)
+HOSTILE_STRINGS = ("%00", "a%00b", "x" * 3000, "%2e%2e%2f%2e%2e%2fetc", "%F0%9F%A7%A0", "'%20OR%201=1--")
+LIST_PATHS = ("/collections/", "/images/", "/collections/mine", "/api/collections/", "/api/images/",
+              "/api/my_collections/")
+HOSTILE_QUERIES = ("page=99999999999999999999", "page=-1", "page=abc", "page=1e9", "offset=99999999999999999999",
+                   "offset=-5", "limit=99999999999", "limit=-1", "per_page=1000000", "owner=99999999999999999999",
+                   "owner=abc", "sort=%00", "q=%00", "q=" + "x" * 5000, "map_type=%00", "modality=" + "%ff" * 20)
+
+
+@pytest.fixture
+def world(app, accounts, tmp_path):
+    return build_world(app, accounts, tmp_path)
+
+
+def hostile_urls(app):
+    """For every rule, URLs with each argument replaced by hostile values (numbers for ints, strings for the rest)."""
+    for rule in app.url_map.iter_rules():
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        for arg in rule.arguments:
+            converter = rule._converters[arg]
+            values = HUGE_NUMBERS if isinstance(converter, IntegerConverter) else HOSTILE_STRINGS
+            for value in values:
+                url = rule.rule
+                for name in rule.arguments:
+                    fill = value if name == arg else ("1" if isinstance(rule._converters[name], IntegerConverter)
+                                                      else "glass_brain")
+                    url = url.replace(f"<{rule._converters[name].__class__.__name__}:{name}>", str(fill))
+                    url = replace_argument(url, name, str(fill))
+                yield rule.endpoint, methods, url
+
+
+def replace_argument(url, name, value):
+    """``/x/<int(max=2147483647):id>/y`` with the argument replaced (any converter spelling)."""
+    start = url.find("<")
+    while start != -1:
+        end = url.find(">", start)
+        part = url[start + 1:end]
+        if part.split(":")[-1] == name:
+            return url[:start] + value + url[end + 1:]
+        start = url.find("<", end)
+    return url
+
+
+def test_hostile_path_arguments_never_500(app, world):
+    checked = 0
+    for actor in ("anonymous", "owner"):
+        client = world.clients[actor]
+        for endpoint, methods, url in hostile_urls(app):
+            for method in methods:
+                headers = {"Tus-Resumable": "1.0.0", "Authorization": f"Token {world.tokens['owner']}"} \
+                    if endpoint.startswith("tus.") and actor == "owner" else {}
+                answer = client.open(url, method=method, headers=headers)
+                answer.close()
+                checked += 1
+                assert answer.status_code < 500, (actor, method, url[:120], answer.status_code)
+    assert checked > 100
+
+
+def test_hostile_query_strings_never_500(world):
+    for actor in ("anonymous", "owner"):
+        client = world.clients[actor]
+        for path in LIST_PATHS:
+            for query in HOSTILE_QUERIES:
+                headers = {"Authorization": f"Token {world.tokens['owner']}"} \
+                    if path.startswith("/api/") and actor == "owner" else {}
+                answer = client.get(f"{path}?{query}", headers=headers)
+                assert answer.status_code < 500, (actor, path, query[:60], answer.status_code)
+
+
+def test_api_pages_are_capped(world):
+    answer = world.clients["anonymous"].get("/api/images/?limit=100000")
+    assert answer.status_code in (200, 400)
+    if answer.status_code == 200:
+        assert len(answer.get_json()["results"]) <= 1000
+
+
+def test_hostile_tus_metadata_is_a_clear_no(world):
+    client = world.clients["anonymous"]
+    base = {"Tus-Resumable": "1.0.0", "Authorization": f"Token {world.tokens['owner']}", "Upload-Length": "10"}
+    for metadata in ("collection_id OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "filename", "filename ,,,", "=" * 5000,
+                     "collection_id AA==,filename AA=="):
+        answer = client.post("/api/uploads/", headers={**base, "Upload-Metadata": metadata})
+        assert 400 <= answer.status_code < 500, (metadata[:40], answer.status_code)
+    for length in ("-1", "99999999999999999999999", "1e9", ""):
+        answer = client.post("/api/uploads/", headers={**base, "Upload-Length": length})
+        assert 400 <= answer.status_code < 500, (length, answer.status_code)
+
+
+def test_nul_bytes_in_bodies_are_a_clear_no(world):
+    """PostgreSQL cannot store NUL in text: a form or JSON field holding one answers 4xx, not 500."""
+    from tests.conftest import csrf_token
+
+    owner = world.clients["owner"]
+    form = {"name": "a\x00b", "csrf_token": csrf_token(owner, "/collections/new")}
+    assert owner.post("/collections/new", data=form).status_code < 500
+    api = world.clients["anonymous"]
+    headers = {"Authorization": f"Token {world.tokens['owner']}"}
+    assert api.post("/api/collections/", json={"name": "a\x00b"}, headers=headers).status_code < 500
+    collection_id = world.ids["public_collection"]
+    assert api.patch(f"/api/collections/{collection_id}/", json={"description": "\x00"},
+                     headers=headers).status_code < 500
+    assert api.get("/api/collections/?name=%00", headers=headers).status_code < 500

@@ -1,0 +1,504 @@
+"""The authorization matrix: every route × every actor × public/private, in ONE table, checked.
+
+Actors: ``anonymous``; ``other`` (a logged-in user who owns nothing here); ``owner``; ``admin``;
+``share`` (an anonymous visitor holding the private collection's share link: pages remember it in
+the session, the API takes it as the collection ref or ``?share_token=``). Pages authenticate by
+session cookie (with a valid CSRF token on writes: CSRF has its own tests below), the API and tus
+by ``Authorization: Token``.
+
+Private things answer 404 to whoever may not know they exist, exactly like things that do not
+exist; 403 only to someone who can already see the thing. Pages that need a login send anonymous
+visitors to the login form (``LOGIN``) without looking at the id, so that answer leaks nothing.
+
+A route (or a method of a route) the table does not list fails ``test_every_route_has_a_row``.
+"""
+
+import base64
+import io
+import re
+
+import pytest
+
+from tests.conftest import csrf_token
+from webapp.extensions import db, get_storage
+from webapp.models import ApiToken, Artifact, Collection, Image, Upload, User
+from webapp.storage import artifact_key, new_key
+
+from .conftest import ACTORS, build_world
+
+LOGIN = "login"  # 302 to the login form
+PUB, PRIV = "public", "private"
+
+#: (endpoint, method, target) -> answers for (anonymous, other, owner, admin, share).
+MATRIX = {
+    # the house
+    ("main.index", "GET", None):                          (200, 200, 200, 200, 200),
+    ("main.health", "GET", None):                         (200, 200, 200, 200, 200),
+    ("main.mni_template", "GET", None):                   (200, 200, 200, 200, 200),
+    ("static", "GET", None):                              (200, 200, 200, 200, 200),
+    ("security.static", "GET", None):                     (404, 404, 404, 404, 404),
+    # accounts (Flask-Security's forms: logged-in users are sent on; posts carry an empty form)
+    ("security.login", "GET", None):                      (200, 302, 302, 302, 200),
+    ("security.login", "POST", None):                     (200, 302, 302, 302, 200),
+    ("security.register", "GET", None):                   (200, 302, 302, 302, 200),
+    ("security.register", "POST", None):                  (200, 302, 302, 302, 200),
+    ("security.forgot_password", "GET", None):            (200, 200, 200, 200, 200),
+    ("security.forgot_password", "POST", None):           (200, 200, 200, 200, 200),
+    ("security.reset_password", "GET", None):             (302, 302, 302, 302, 302),
+    ("security.reset_password", "POST", None):            (302, 302, 302, 302, 302),
+    ("security.send_confirmation", "GET", None):          (200, 200, 200, 200, 200),
+    ("security.send_confirmation", "POST", None):         (200, 200, 200, 200, 200),
+    ("security.confirm_email", "GET", None):              (302, 302, 302, 302, 302),
+    ("security.confirm_email", "POST", None):             (302, 302, 302, 302, 302),
+    ("security.change_password", "GET", None):            (LOGIN, 200, 200, 200, LOGIN),
+    ("security.change_password", "POST", None):           (LOGIN, 200, 200, 200, LOGIN),
+    ("security.verify", "GET", None):                     (LOGIN, 200, 200, 200, LOGIN),
+    ("security.verify", "POST", None):                    (LOGIN, 200, 200, 200, LOGIN),
+    ("accounts.profile", "GET", None):                    (LOGIN, 200, 200, 200, LOGIN),
+    ("accounts.tokens", "GET", None):                     (LOGIN, 200, 200, 200, LOGIN),
+    ("accounts.tokens", "POST", None):                    (LOGIN, 200, 200, 200, LOGIN),
+    ("accounts.revoke_token", "POST", "owner's token"):   (LOGIN, 404, 302, 404, LOGIN),
+    # collections (pages)
+    ("collections.index", "GET", None):                   (200, 200, 200, 200, 200),
+    ("collections.mine", "GET", None):                    (LOGIN, 200, 200, 200, LOGIN),
+    ("collections.create", "GET", None):                  (LOGIN, 200, 200, 200, LOGIN),
+    ("collections.create", "POST", None):                 (LOGIN, 302, 302, 302, LOGIN),
+    ("collections.detail", "GET", PUB):                   (200, 200, 200, 200, 200),
+    ("collections.detail", "GET", PRIV):                  (404, 404, 200, 200, 200),
+    ("collections.edit", "GET", PUB):                     (LOGIN, 403, 200, 200, LOGIN),
+    ("collections.edit", "GET", PRIV):                    (LOGIN, 404, 200, 200, LOGIN),
+    ("collections.edit", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
+    ("collections.edit", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
+    ("collections.delete", "GET", PUB):                   (LOGIN, 403, 200, 200, LOGIN),
+    ("collections.delete", "GET", PRIV):                  (LOGIN, 404, 200, 200, LOGIN),
+    ("collections.delete", "POST", PUB):                  (LOGIN, 403, 302, 302, LOGIN),
+    ("collections.delete", "POST", PRIV):                 (LOGIN, 404, 302, 302, LOGIN),
+    ("collections.new_share_link", "POST", PUB):          (LOGIN, 403, 302, 302, LOGIN),
+    ("collections.new_share_link", "POST", PRIV):         (LOGIN, 404, 302, 302, LOGIN),
+    ("collections.toggle_privacy", "POST", PUB):          (LOGIN, 403, 302, 302, LOGIN),
+    ("collections.toggle_privacy", "POST", PRIV):         (LOGIN, 404, 302, 302, LOGIN),
+    ("collections.shared", "GET", PRIV):                  (302, 302, 302, 302, 302),
+    ("collections.shared", "GET", "bogus token"):         (404, 404, 404, 404, 404),
+    ("uploads.upload", "GET", PUB):                       (LOGIN, 403, 200, 200, LOGIN),
+    ("uploads.upload", "GET", PRIV):                      (LOGIN, 404, 200, 200, LOGIN),
+    ("uploads.upload", "POST", PUB):                      (401, 403, 201, 201, 401),
+    ("uploads.upload", "POST", PRIV):                     (401, 404, 201, 201, 401),
+    # images (pages, files, thumbnails, the viewer's data, status JSON)
+    ("images.index", "GET", None):                        (200, 200, 200, 200, 200),
+    ("images.detail", "GET", PUB):                        (200, 200, 200, 200, 200),
+    ("images.detail", "GET", PRIV):                       (404, 404, 200, 200, 200),
+    ("images.status", "GET", PUB):                        (200, 200, 200, 200, 200),
+    ("images.status", "GET", PRIV):                       (404, 404, 200, 200, 200),
+    ("images.download", "GET", PUB):                      (200, 200, 200, 200, 200),
+    ("images.download", "GET", PRIV):                     (404, 404, 200, 200, 200),
+    ("images.thumbnail", "GET", PUB):                     (200, 200, 200, 200, 200),
+    ("images.thumbnail", "GET", PRIV):                    (404, 404, 200, 200, 200),
+    ("images.reprocess", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
+    ("images.reprocess", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
+    ("images.delete", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),
+    ("images.delete", "POST", PRIV):                      (LOGIN, 404, 302, 302, LOGIN),
+    # the API (NeuroVault's shape)
+    ("api.index", "GET", None):                           (200, 200, 200, 200, 200),
+    ("api.docs", "GET", None):                            (200, 200, 200, 200, 200),
+    ("api.openapi", "GET", None):                         (200, 200, 200, 200, 200),
+    ("api.user", "GET", None):                            (401, 200, 200, 200, 401),
+    ("api.my_collections", "GET", None):                  (401, 200, 200, 200, 401),
+    ("api.collections", "GET", None):                     (200, 200, 200, 200, 200),
+    ("api.collections", "POST", None):                    (401, 201, 201, 201, 401),
+    ("api.images", "GET", None):                          (200, 200, 200, 200, 200),
+    ("api.collection_detail", "GET", PUB):                (200, 200, 200, 200, 200),
+    ("api.collection_detail", "GET", PRIV):               (404, 404, 200, 200, 200),
+    ("api.collection_detail", "PUT", PUB):                (401, 403, 200, 200, 401),
+    ("api.collection_detail", "PUT", PRIV):               (401, 404, 200, 200, 401),
+    ("api.collection_detail", "PATCH", PUB):              (401, 403, 200, 200, 401),
+    ("api.collection_detail", "PATCH", PRIV):             (401, 404, 200, 200, 401),
+    ("api.collection_detail", "DELETE", PUB):             (401, 403, 204, 204, 401),
+    ("api.collection_detail", "DELETE", PRIV):            (401, 404, 204, 204, 401),
+    ("api.collection_images", "GET", PUB):                (200, 200, 200, 200, 200),
+    ("api.collection_images", "GET", PRIV):               (404, 404, 200, 200, 200),
+    ("api.collection_images", "POST", PUB):               (401, 403, 201, 201, 401),
+    ("api.collection_images", "POST", PRIV):              (401, 404, 201, 201, 401),
+    ("api.collection_download", "GET", PUB):              (200, 200, 200, 200, 200),
+    ("api.collection_download", "GET", PRIV):             (404, 404, 200, 200, 200),
+    ("api.image_detail", "GET", PUB):                     (200, 200, 200, 200, 200),
+    ("api.image_detail", "GET", PRIV):                    (404, 404, 200, 200, 200),
+    ("api.image_detail", "PATCH", PUB):                   (401, 403, 200, 200, 401),
+    ("api.image_detail", "PATCH", PRIV):                  (401, 404, 200, 200, 401),
+    ("api.image_detail", "DELETE", PUB):                  (401, 403, 204, 204, 401),
+    ("api.image_detail", "DELETE", PRIV):                 (401, 404, 204, 204, 401),
+    ("api.image_file", "GET", PUB):                       (200, 200, 200, 200, 200),
+    ("api.image_file", "GET", PRIV):                      (404, 404, 200, 200, 200),
+    ("api.image_thumbnail", "GET", PUB):                  (200, 200, 200, 200, 200),
+    ("api.image_thumbnail", "GET", PRIV):                 (404, 404, 200, 200, 200),
+    # tus resumable uploads (an upload belongs to the user who started it, admin included)
+    ("tus.create", "POST", PUB):                          (401, 403, 201, 201, 401),
+    ("tus.create", "POST", PRIV):                         (401, 404, 201, 201, 401),
+    ("tus.upload", "HEAD", "owner's upload"):             (401, 404, 200, 404, 401),
+    ("tus.upload", "PATCH", "owner's upload"):            (401, 404, 204, 404, 401),
+    ("tus.upload", "DELETE", "owner's upload"):           (401, 404, 204, 404, 401),
+    # last: it ends the sessions
+    ("security.logout", "POST", None):                    (302, 302, 302, 302, 302),
+}
+
+#: Methods every route answers by itself, not part of the matrix.
+IMPLICIT_METHODS = {"OPTIONS"}
+TINY_UPLOAD = b"not a NIfTI file, but bytes all the same"
+SAFE = ("GET", "HEAD")
+
+
+# ------------------------------------------------------------------------------------------------
+# requests: how each row is asked, by each actor
+
+
+class Asker:
+    """Builds each row's request for an actor; makes fresh objects for writes so rows stay independent."""
+
+    def __init__(self, world):
+        self.world = world
+        self.app = world.app
+        self.csrf = {}
+
+    def token_of(self, actor):
+        if actor not in self.csrf:
+            page = "/accounts/login" if actor in ("anonymous", "share") else "/accounts/tokens"
+            self.csrf[actor] = csrf_token(self.world.clients[actor], page)
+        return self.csrf[actor]
+
+    # objects ------------------------------------------------------------------------------------
+
+    def fresh_collection(self, privacy, actor):
+        """A new collection of the owner's with one stored image; the share actor opens its link."""
+        with self.app.app_context():
+            collection = Collection(owner_id=self.world.ids["owner"], name=f"Throwaway {privacy}",
+                                    private=privacy == PRIV)
+            db.session.add(collection)
+            db.session.flush()
+            image_id = self.stored_image(collection)
+            collection.refresh_image_count()
+            db.session.commit()
+            ids = collection.id, image_id, collection.share_token
+        if actor == "share" and privacy == PRIV:
+            self.world.clients["share"].get(f"/collections/share/{ids[2]}")
+        return ids
+
+    def stored_image(self, collection):
+        storage = get_storage()
+        stored = storage.put_bytes(new_key("originals"), b"\x1f\x8b stored bytes")
+        image = Image(collection=collection, uploader_id=collection.owner_id, name="throwaway",
+                      original_filename="throwaway.nii.gz", storage_key=stored.key, file_size=stored.size,
+                      sha256=stored.sha256, status=Image.READY)
+        db.session.add(image)
+        db.session.flush()
+        key = artifact_key(image.id, "glass_brain")
+        png = storage.put_bytes(key, b"\x89PNG\r\n\x1a\n")
+        db.session.add(Artifact(image_id=image.id, kind="glass_brain", storage_key=key, size=png.size))
+        return image.id
+
+    def objects(self, privacy, method, actor):
+        """(collection id, image id, share token) for the row: the world's for reads, fresh ones for writes."""
+        if method in SAFE:
+            return (self.world.ids[f"{privacy}_collection"], self.world.ids[f"{privacy}_image"],
+                    self.world.ids["share_token"])
+        return self.fresh_collection(privacy, actor)
+
+    def owners_token_id(self):
+        with self.app.app_context():
+            token, _ = ApiToken.issue(db.session.get(User, self.world.ids["owner"]), "to revoke")
+            db.session.commit()
+            return token.id
+
+    def owners_upload(self):
+        headers = self.tus_headers("owner", {"Upload-Length": "10", "Upload-Metadata": tus_metadata(
+            "part.nii", self.world.ids["public_collection"])})
+        answer = self.world.clients["anonymous"].post("/api/uploads/", headers=headers)
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        return answer.headers["Location"]
+
+    # request shapes -----------------------------------------------------------------------------
+
+    def api_headers(self, actor):
+        return {"Authorization": f"Token {self.world.tokens[actor]}"} if actor in self.world.tokens else {}
+
+    def tus_headers(self, actor, extra):
+        return {"Tus-Resumable": "1.0.0", **self.api_headers(actor), **extra}
+
+    def page(self, actor, method, path, data=None, **kwargs):
+        """A page request by the actor's browser: the session cookie, and the form's CSRF token on writes."""
+        if method not in SAFE:
+            data = {**(data or {}), "csrf_token": self.token_of(actor)}
+        return self.world.clients[actor].open(path, method=method, data=data, **kwargs)
+
+    def api(self, actor, method, path, **kwargs):
+        """An API call: a token for the users, nothing for anonymous and share-link holders (no cookie)."""
+        client = self.world.clients["anonymous"]
+        return client.open(path, method=method, headers=self.api_headers(actor), **kwargs)
+
+    def ask(self, endpoint, method, target, actor):
+        handler = getattr(self, "ask_" + endpoint.replace(".", "_"), None)
+        if handler is not None:
+            return handler(method, target, actor)
+        prefix = endpoint.split(".")[0]
+        if prefix in ("api", "tus"):
+            raise AssertionError(f"no request shape for {endpoint}")
+        return self.page(actor, method, self.simple_paths()[endpoint])
+
+    def simple_paths(self):
+        return {
+            "main.index": "/", "main.health": "/healthz", "main.mni_template": "/template/mni152.nii.gz",
+            "static": "/static/css/site.css", "security.static": "/accounts/fs-static/none.js",
+            "security.login": "/accounts/login", "security.register": "/accounts/register",
+            "security.forgot_password": "/accounts/reset", "security.reset_password": "/accounts/reset/not-a-token",
+            "security.send_confirmation": "/accounts/confirm", "security.confirm_email": "/accounts/confirm/nope",
+            "security.change_password": "/accounts/change", "security.verify": "/accounts/verify",
+            "security.logout": "/accounts/logout", "accounts.profile": "/accounts/profile",
+            "accounts.tokens": "/accounts/tokens", "collections.index": "/collections/",
+            "collections.mine": "/collections/mine", "images.index": "/images/",
+        }
+
+    # pages with objects -------------------------------------------------------------------------
+
+    def ask_accounts_tokens(self, method, target, actor):
+        return self.page(actor, method, "/accounts/tokens", data={"name": "matrix"} if method == "POST" else None)
+
+    def ask_accounts_revoke_token(self, method, target, actor):
+        return self.page(actor, method, f"/accounts/tokens/{self.owners_token_id()}/revoke")
+
+    def ask_collections_create(self, method, target, actor):
+        return self.page(actor, method, "/collections/new", data={"name": "Made by the matrix"})
+
+    def collection_page(self, suffix, data=None):
+        def ask(method, target, actor):
+            collection_id, _, _ = self.objects(target, method, actor)
+            return self.page(actor, method, f"/collections/{collection_id}{suffix}", data=data)
+
+        return ask
+
+    def __getattr__(self, name):
+        pages = {
+            "ask_collections_detail": ("", None),
+            "ask_collections_edit": ("/edit", {"name": "Renamed by the matrix"}),
+            "ask_collections_delete": ("/delete", {}),
+            "ask_collections_new_share_link": ("/share-link", {}),
+            "ask_collections_toggle_privacy": ("/privacy", {}),
+        }
+        if name in pages:
+            return self.collection_page(*pages[name])
+        images = {
+            "ask_images_detail": "", "ask_images_status": "/status", "ask_images_download": "/file",
+            "ask_images_thumbnail": "/thumbnails/glass_brain.png", "ask_images_reprocess": "/reprocess",
+            "ask_images_delete": "/delete",
+        }
+        if name in images:
+            return self.image_page(images[name])
+        raise AttributeError(name)
+
+    def image_page(self, suffix):
+        def ask(method, target, actor):
+            _, image_id, _ = self.objects(target, method, actor)
+            return self.page(actor, method, f"/images/{image_id}{suffix}")
+
+        return ask
+
+    def ask_collections_shared(self, method, target, actor):
+        """Opening a share link grants the session read access: a fresh collection's, so the world's stays unseen."""
+        token = self.fresh_collection(PRIV, "owner")[2] if target == PRIV else "not-a-share-token"
+        return self.page(actor, method, f"/collections/share/{token}")
+
+    def ask_uploads_upload(self, method, target, actor):
+        collection_id, _, _ = self.objects(target, method, actor)
+        path = f"/collections/{collection_id}/upload"
+        if method == "GET":
+            return self.page(actor, method, path)
+        return self.page(actor, method, path, data={"file": (io.BytesIO(TINY_UPLOAD), "tiny.nii")},
+                         content_type="multipart/form-data", headers={"Accept": "application/json"})
+
+    # the API ------------------------------------------------------------------------------------
+
+    def ref(self, collection_id, share_token, target, actor):
+        """How the actor names the collection: the share-link holder by its token, everyone else by id."""
+        return share_token if actor == "share" and target == PRIV else str(collection_id)
+
+    def image_query(self, share_token, target, actor):
+        return f"?share_token={share_token}" if actor == "share" and target == PRIV else ""
+
+    def simple_api(self, path):
+        def ask(method, target, actor):
+            body = {"json": {"name": "Made by the matrix"}} if method == "POST" else {}
+            return self.api(actor, method, path, **body)
+
+        return ask
+
+    def ask_api_index(self, *a):
+        return self.simple_api("/api/")(*a)
+
+    def ask_api_docs(self, *a):
+        return self.simple_api("/api/docs")(*a)
+
+    def ask_api_openapi(self, *a):
+        return self.simple_api("/api/openapi.json")(*a)
+
+    def ask_api_user(self, *a):
+        return self.simple_api("/api/user")(*a)
+
+    def ask_api_my_collections(self, *a):
+        return self.simple_api("/api/my_collections/")(*a)
+
+    def ask_api_collections(self, *a):
+        return self.simple_api("/api/collections/")(*a)
+
+    def ask_api_images(self, *a):
+        return self.simple_api("/api/images/")(*a)
+
+    def ask_api_collection_detail(self, method, target, actor):
+        collection_id, _, share = self.objects(target, method, actor)
+        body = {"json": {"name": "Changed by the matrix"}} if method in ("PUT", "PATCH") else {}
+        return self.api(actor, method, f"/api/collections/{self.ref(collection_id, share, target, actor)}/", **body)
+
+    def ask_api_collection_images(self, method, target, actor):
+        collection_id, _, share = self.objects(target, method, actor)
+        path = f"/api/collections/{self.ref(collection_id, share, target, actor)}/images/"
+        if method == "GET":
+            return self.api(actor, method, path)
+        return self.api(actor, method, path, content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(TINY_UPLOAD), "tiny.nii"), "name": "tiny"})
+
+    def ask_api_collection_download(self, method, target, actor):
+        collection_id, _, share = self.objects(target, method, actor)
+        return self.api(actor, method, f"/api/collections/{self.ref(collection_id, share, target, actor)}/download")
+
+    def api_image(self, suffix):
+        def ask(method, target, actor):
+            _, image_id, share = self.objects(target, method, actor)
+            body = {"json": {"name": "Changed by the matrix"}} if method == "PATCH" else {}
+            query = self.image_query(share, target, actor)
+            return self.api(actor, method, f"/api/images/{image_id}/{suffix}{query}", **body)
+
+        return ask
+
+    def ask_api_image_detail(self, *a):
+        return self.api_image("")(*a)
+
+    def ask_api_image_file(self, *a):
+        return self.api_image("file")(*a)
+
+    def ask_api_image_thumbnail(self, *a):
+        return self.api_image("thumbnail.png")(*a)
+
+    # tus ----------------------------------------------------------------------------------------
+
+    def ask_tus_create(self, method, target, actor):
+        collection_id, _, _ = self.objects(target, method, actor)
+        headers = self.tus_headers(actor, {"Upload-Length": "10",
+                                           "Upload-Metadata": tus_metadata("part.nii", collection_id)})
+        return self.world.clients["anonymous"].post("/api/uploads/", headers=headers)
+
+    def ask_tus_upload(self, method, target, actor):
+        url = self.owners_upload()
+        extra = {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"} if method == "PATCH" else {}
+        data = b"0123" if method == "PATCH" else None
+        return self.world.clients["anonymous"].open(url, method=method, headers=self.tus_headers(actor, extra),
+                                                    data=data)
+
+
+def tus_metadata(filename, collection_id):
+    def b64(value):
+        return base64.b64encode(str(value).encode()).decode()
+
+    return f"filename {b64(filename)},collection_id {b64(collection_id)}"
+
+
+def outcome(answer):
+    """The answer as the table spells it."""
+    if answer.status_code == 302 and re.search(r"/accounts/login", answer.headers.get("Location", "")) and \
+            "next=" in answer.headers.get("Location", ""):
+        return LOGIN
+    return answer.status_code
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def test_every_route_has_a_row(app):
+    listed = {(endpoint, method) for endpoint, method, _ in MATRIX}
+    served = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
+              for method in rule.methods - IMPLICIT_METHODS
+              if not (method == "HEAD" and "GET" in rule.methods)}
+    assert served - listed == set(), "routes without a row in MATRIX: add them, with the answer each actor gets"
+    assert listed - served == set(), "rows for routes that no longer exist"
+
+
+@pytest.fixture
+def matrix_world(app, accounts, tmp_path):
+    return build_world(app, accounts, tmp_path)
+
+
+def test_the_matrix(matrix_world):
+    asker = Asker(matrix_world)
+    wrong = []
+    for (endpoint, method, target), expected in MATRIX.items():
+        for actor, answer_expected in zip(ACTORS, expected, strict=True):
+            answer = asker.ask(endpoint, method, target, actor)
+            got = outcome(answer)
+            answer.close()
+            if got != answer_expected:
+                wrong.append(f"{endpoint} {method} {target or ''} as {actor}: expected {answer_expected}, got {got}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_refused_writes_change_nothing(matrix_world):
+    """Every write the matrix refuses leaves the collection, its image and its stored file as they were."""
+    asker = Asker(matrix_world)
+    app = matrix_world.app
+    for (endpoint, method, target), expected in MATRIX.items():
+        if method in SAFE or target not in (PUB, PRIV):
+            continue
+        for actor, answer_expected in zip(ACTORS, expected, strict=True):
+            if answer_expected not in (LOGIN, 401, 403, 404):
+                continue
+            original = asker.objects
+            made = []
+            asker.objects = lambda *args, original=original, made=made: made.append(original(*args)) or made[-1]
+            asker.ask(endpoint, method, target, actor).close()
+            asker.objects = original
+            collection_id, image_id, share = made[0]
+            with app.app_context():
+                collection = db.session.get(Collection, collection_id)
+                image = db.session.get(Image, image_id)
+                assert collection is not None and image is not None, (endpoint, method, actor)
+                assert collection.name.startswith("Throwaway") and collection.share_token == share
+                assert collection.private == (target == PRIV) and image.name == "throwaway"
+                assert image.status == Image.READY and get_storage().exists(image.storage_key)
+                assert collection.image_count == 1, (endpoint, method, actor)
+
+
+UNSAFE_PAGE_ROWS = sorted({(e, m, t) for (e, m, t), exp in MATRIX.items()
+                           if m not in SAFE and not e.startswith(("api.", "tus.", "security."))
+                           and exp[2] not in (LOGIN, 401, 403, 404)})
+
+
+def test_every_form_needs_its_csrf_token(matrix_world):
+    """The owner's browser, tricked into posting without the token, changes nothing."""
+    asker = Asker(matrix_world)
+    asker.token_of = lambda actor: "forged"
+    for endpoint, method, target in UNSAFE_PAGE_ROWS:
+        answer = asker.ask(endpoint, method, target, "owner")
+        answer.close()
+        assert answer.status_code in (400, 403), (endpoint, method, target, answer.status_code)
+
+
+def test_cookie_sessions_need_csrf_on_the_api_and_tus(matrix_world):
+    """A logged-in browser (cookie, no token) writes through the API and tus only with the CSRF header."""
+    client = matrix_world.clients["owner"]
+    token = csrf_token(client, "/accounts/tokens")
+    collection_id = matrix_world.ids["public_collection"]
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Length": "10",
+           "Upload-Metadata": tus_metadata("part.nii", collection_id)}
+    assert client.post("/api/collections/", json={"name": "forged"}).status_code == 403
+    assert client.patch(f"/api/collections/{collection_id}/", json={"name": "forged"}).status_code == 403
+    assert client.post("/api/uploads/", headers=tus).status_code in (400, 403)
+    with matrix_world.app.app_context():
+        assert Collection.query.filter_by(name="forged").count() == 0
+        assert Upload.query.count() == 0
+    assert client.get("/api/my_collections/").status_code == 200, "reading needs no token"
+    assert client.post("/api/collections/", json={"name": "real"}, headers={"X-CSRFToken": token}).status_code == 201
+    assert client.post("/api/uploads/", headers={**tus, "X-CSRFToken": token}).status_code == 201
