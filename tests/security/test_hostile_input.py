@@ -32,7 +32,6 @@ def hostile_urls(app):
                 for name in rule.arguments:
                     fill = value if name == arg else ("1" if isinstance(rule._converters[name], IntegerConverter)
                                                       else "glass_brain")
-                    url = url.replace(f"<{rule._converters[name].__class__.__name__}:{name}>", str(fill))
                     url = replace_argument(url, name, str(fill))
                 yield rule.endpoint, methods, url
 
