@@ -132,6 +132,7 @@ class Config:
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "neurodrop")
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute;100/hour")
