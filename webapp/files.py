@@ -6,7 +6,7 @@ import os
 from flask import current_app, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from .extensions import get_storage
+from .extensions import db, get_storage
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -72,6 +72,25 @@ def handle_size(handle):
 
 def nifti_mimetype(name):
     return "application/gzip" if name.lower().endswith(".gz") else "application/octet-stream"
+
+
+def delete_image(image):
+    """Delete an image row, keep its collection's count right, then remove its files."""
+    collection = image.collection
+    keys = image.stored_keys
+    db.session.delete(image)
+    db.session.flush()
+    collection.refresh_image_count()
+    db.session.commit()
+    delete_stored(keys)
+
+
+def delete_collection(collection):
+    """Delete a collection with its images, then remove their files."""
+    keys = collection.stored_keys()
+    db.session.delete(collection)
+    db.session.commit()
+    delete_stored(keys)
 
 
 def delete_stored(keys):

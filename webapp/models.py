@@ -175,6 +175,24 @@ class Collection(db.Model):
         return sa.select(cls).where(cls.private.is_(False))
 
     @classmethod
+    def doi_taken(cls, doi, other_than=None):
+        """Whether a collection other than ``other_than`` already has this DOI (DOIs are unique, as on NeuroVault)."""
+        if not doi:
+            return False
+        query = sa.select(cls.id).where(cls.doi == doi)
+        if other_than is not None and other_than.id is not None:
+            query = query.where(cls.id != other_than.id)
+        return db.session.scalar(query) is not None
+
+    def stored_keys(self):
+        """Every storage key of every image in the collection, to remove after the rows are gone."""
+        artifacts = sa.select(Artifact.storage_key).join(Image, Artifact.image_id == Image.id)
+        return [
+            *db.session.scalars(sa.select(Image.storage_key).where(Image.collection_id == self.id)),
+            *db.session.scalars(artifacts.where(Image.collection_id == self.id)),
+        ]
+
+    @classmethod
     def by_share_token(cls, token):
         """The collection of a share link; None for anything that cannot be one (NUL bytes break PostgreSQL)."""
         if not token or not SHARE_TOKEN_SHAPE.fullmatch(token):

@@ -133,7 +133,19 @@ class Storage(Protocol):
     def promote(self, partial_key: str, key: str) -> StoredObject: ...
 
 
-class LocalStorage:
+class StagedWrites:
+    """``put_stream`` for any backend that has ``staging_file`` and ``commit``."""
+
+    def put_stream(self, key, stream, max_bytes=None):
+        staged = self.staging_file(max_bytes)
+        try:
+            copy_stream(stream, staged)
+            return self.commit(staged, key)
+        finally:
+            staged.close()
+
+
+class LocalStorage(StagedWrites):
     """Files under one folder, written atomically (a temporary file, then a rename)."""
 
     def __init__(self, root):
@@ -159,14 +171,6 @@ class LocalStorage:
         os.link(staged.name, target)
         staged.close()
         return StoredObject(key, staged.size, staged.sha256)
-
-    def put_stream(self, key, stream, max_bytes=None):
-        staged = self.staging_file(max_bytes)
-        try:
-            copy_stream(stream, staged)
-            return self.commit(staged, key)
-        finally:
-            staged.close()
 
     def put_bytes(self, key, data):
         """Write a small object whole, replacing any earlier one under the key."""
@@ -373,7 +377,7 @@ class HashingReader:
             self._current = None
 
 
-class S3Storage:
+class S3Storage(StagedWrites):
     """Objects in one S3-compatible bucket, shared by every web and worker machine.
 
     Bytes arriving at the web tier are staged in a local temporary folder (hashed
@@ -451,14 +455,6 @@ class S3Storage:
         finally:
             staged.close()
         return StoredObject(key, staged.size, staged.sha256)
-
-    def put_stream(self, key, stream, max_bytes=None):
-        staged = self.staging_file(max_bytes)
-        try:
-            copy_stream(stream, staged)
-            return self.commit(staged, key)
-        finally:
-            staged.close()
 
     def put_bytes(self, key, data):
         with s3_errors(checked_key(key)):

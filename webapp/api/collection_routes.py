@@ -5,7 +5,7 @@ from flask import request
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..files import delete_stored
+from ..files import delete_collection
 from ..ingest import add_image, store_upload, upload_limit_for
 from ..models import Collection, Image
 from ..pipeline import queue_processing
@@ -43,18 +43,9 @@ def filter_text(parameter):
         raise field_error(parameter, str(problem)) from None
 
 
-def doi_taken(doi, collection=None):
-    if not doi:
-        return False
-    query = sa.select(Collection.id).where(Collection.doi == doi)
-    if collection is not None:
-        query = query.where(Collection.id != collection.id)
-    return db.session.scalar(query) is not None
-
-
 def apply_collection_changes(collection, changes, extra):
     """Copy validated fields in; a DOI another collection has is a 400, as on NeuroVault."""
-    if doi_taken(changes.get("doi"), collection if collection.id else None):
+    if Collection.doi_taken(changes.get("doi"), other_than=collection):
         raise field_error("DOI", "collection with this DOI already exists.")
     for column, value in changes.items():
         setattr(collection, column, value)
@@ -102,22 +93,12 @@ def collection_detail(ref):
         return collection_json(visible_collection(ref))
     collection = editable_collection(ref)
     if request.method == "DELETE":
-        return delete_collection(collection)
+        delete_collection(collection)
+        return "", 204
     changes, extra = collection_fields(body_fields(), partial=request.method == "PATCH")
     apply_collection_changes(collection, changes, extra)
     db.session.commit()
     return collection_json(collection)
-
-
-def delete_collection(collection):
-    images = db.session.scalars(
-        sa.select(Image).where(Image.collection_id == collection.id).options(*IMAGE_LOADING)
-    ).all()
-    keys = [key for image in images for key in image.stored_keys]
-    db.session.delete(collection)
-    db.session.commit()
-    delete_stored(keys)
-    return "", 204
 
 
 def listed_images(collection):

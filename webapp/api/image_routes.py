@@ -3,7 +3,7 @@
 from flask import abort, request
 
 from ..extensions import db
-from ..files import delete_stored, send_stored
+from ..files import delete_image, send_stored
 from ..models import Image
 from . import bp
 from .downloads import send_gzipped_nifti
@@ -18,9 +18,13 @@ IMAGE_ID = "<int(max=2147483647):image_id>"
 
 @bp.route("/images/", **SLASHLESS)
 def images():
-    """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists)."""
+    """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists).
+
+    ``count`` stays exact (nilearn and pynv read it) but comes from the collections' stored counts
+    (``Image.public_ready_count``), so a page costs the same with 1,000 or 100,000 rows.
+    """
     query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
-    return page_of(query, image_json)
+    return page_of(query, image_json, count=Image.public_ready_count())
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)
@@ -29,7 +33,8 @@ def image_detail(image_id):
         return image_json(visible_image(image_id))
     image = editable_image(image_id)
     if request.method == "DELETE":
-        return delete_image(image)
+        delete_image(image)
+        return "", 204
     changes, extra = image_fields(body_fields(), editing=True)
     for column, value in changes.items():
         setattr(image, column, value)
@@ -37,17 +42,6 @@ def image_detail(image_id):
         image.extra = {**(image.extra or {}), **extra}
     db.session.commit()
     return image_json(image)
-
-
-def delete_image(image):
-    collection = image.collection
-    keys = image.stored_keys
-    db.session.delete(image)
-    db.session.flush()
-    collection.refresh_image_count()
-    db.session.commit()
-    delete_stored(keys)
-    return "", 204
 
 
 @bp.route(f"/images/{IMAGE_ID}/file", **SLASHLESS)

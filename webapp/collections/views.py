@@ -9,23 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
 from ..extensions import db
-from ..files import delete_stored
+from ..files import delete_collection
 from ..listing import SORTS, CollectionFilters, page_number
 from ..models import Collection, Image
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
 PER_PAGE = 24
-
-
-def doi_taken(doi, collection=None):
-    """Whether another collection already has this DOI (DOIs are unique, as on NeuroVault)."""
-    if not doi:
-        return False
-    query = sa.select(Collection.id).where(Collection.doi == doi)
-    if collection is not None:
-        query = query.where(Collection.id != collection.id)
-    return db.session.scalar(query) is not None
 
 
 def fill_collection(collection, form):
@@ -62,7 +52,7 @@ def mine():
 def create():
     form = CollectionForm()
     if form.validate_on_submit():
-        if doi_taken(form.doi.data):
+        if Collection.doi_taken(form.doi.data):
             form.doi.errors.append("Another collection already has this DOI.")
         else:
             collection = Collection(owner=current_user)
@@ -76,9 +66,11 @@ def create():
 
 @bp.route("/<int:collection_id>")
 def detail(collection_id):
+    """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
     collection = visible_collection_or_404(collection_id)
     query = sa.select(Image).where(Image.collection_id == collection.id).order_by(Image.id.asc())
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False, count=False)
+    page.total = collection.image_count
     return render_template(
         "collections/detail.html",
         collection=collection,
@@ -93,7 +85,7 @@ def edit(collection_id):
     collection = editable_collection_or_404(collection_id)
     form = CollectionForm(obj=collection)
     if form.validate_on_submit():
-        if doi_taken(form.doi.data, collection):
+        if Collection.doi_taken(form.doi.data, other_than=collection):
             form.doi.errors.append("Another collection already has this DOI.")
         else:
             fill_collection(collection, form)
@@ -109,10 +101,7 @@ def delete(collection_id):
     collection = editable_collection_or_404(collection_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        keys = [key for image in collection.images for key in image.stored_keys]
-        db.session.delete(collection)
-        db.session.commit()
-        delete_stored(keys)
+        delete_collection(collection)
         flash(f"Collection “{collection.name}” deleted.", "success")
         return redirect(url_for("collections.mine"))
     return render_template("collections/delete.html", form=form, collection=collection)

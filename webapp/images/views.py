@@ -7,7 +7,7 @@ from sqlalchemy.orm import contains_eager
 
 from ..access import editable_image_or_404, visible_image_or_404
 from ..extensions import db
-from ..files import delete_stored, nifti_download_name, nifti_mimetype, send_stored
+from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
 from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
 from ..pipeline import queue_processing, reset_for_reprocessing
@@ -120,11 +120,6 @@ def delete(image_id):
     if not form.validate_on_submit():
         abort(400, "The form expired; please try again.")
     collection = image.collection
-    keys = image.stored_keys
-    db.session.delete(image)
-    db.session.flush()
-    collection.refresh_image_count()
-    db.session.commit()
-    delete_stored(keys)
+    delete_image(image)
     flash(f"Image “{image.name}” deleted.", "success")
     return redirect(url_for("collections.detail", collection_id=collection.id))
