@@ -4,7 +4,15 @@ Werkzeug's form parser asks the request for a file to write each uploaded part
 into; here that file is a storage staging file that hashes and counts as bytes
 arrive, and stops at the request's ``upload_limit``. So a file is written once,
 hashed once, and never held in memory, whatever its size.
+
+The parser reads the body 64 KiB at a time. Asking gunicorn for so little is
+slow: its reader buffers up to 1 MiB and copies what is left of that buffer on
+every read, so the parser is handed a ``BufferedBody`` that takes 1 MiB per
+call from the server and serves the small reads from its own buffer
+(``docs/performance.md``, figure 3).
 """
+
+import io
 
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -37,8 +45,38 @@ class LimitedStagingFile:
         return getattr(self._staged, name)
 
 
+BODY_READ_SIZE = 1024 * 1024
+
+
+class RawBody(io.RawIOBase):
+    """The WSGI input as a raw stream, so ``io.BufferedReader`` can read it in large pieces."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self._stream = stream
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def buffered_body(stream):
+    """The body, read from the server 1 MiB at a time whatever size the caller asks for."""
+    return io.BufferedReader(RawBody(stream), buffer_size=BODY_READ_SIZE)
+
+
 class StreamingRequest(Request):
     upload_limit = None
+
+    def _get_stream_for_parsing(self):
+        stream = super()._get_stream_for_parsing()
+        if isinstance(stream, io.BytesIO):
+            return stream
+        return buffered_body(stream)
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         storage = current_app.extensions["storage"]
