@@ -1,4 +1,4 @@
-"""A real S3-compatible server for tests: moto's server mode as a separate process on a free port."""
+"""A real S3-compatible server for tests: moto's server mode (moto[s3] + flask-cors) as a separate process."""
 
 import socket
 import subprocess
