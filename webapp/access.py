@@ -31,9 +31,9 @@ def session_can_see(collection, user=None):
     return collection.share_token in session.get(SHARES_KEY, [])
 
 
-def row_or_none(model, row_id):
-    """The row with this id, or None, whatever number a URL or a form put there."""
-    return db.session.get(model, row_id) if 0 < row_id <= MAX_ID else None
+def row_or_none(model, row_id, options=()):
+    """The row with this id, or None, whatever number a URL or a form put there; ``options`` are loader options."""
+    return db.session.get(model, row_id, options=options) if 0 < row_id <= MAX_ID else None
 
 
 def visible_collection_or_404(collection_id, user=None):
@@ -52,8 +52,9 @@ def editable_collection_or_404(collection_id, user=None):
     return collection
 
 
-def visible_image_or_404(image_id, user=None):
-    image = row_or_none(Image, image_id)
+def visible_image_or_404(image_id, user=None, options=()):
+    """The image if the visitor may see its collection, else 404; ``options`` load what the page reads with it."""
+    image = row_or_none(Image, image_id, options)
     if image is None or not session_can_see(image.collection, user):
         abort(404)
     return image

@@ -3,7 +3,7 @@
 from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from ..access import editable_image_or_404, visible_image_or_404
 from ..extensions import db
@@ -15,6 +15,13 @@ from ..vocab import MODALITIES
 from . import bp
 
 PER_PAGE = 24
+#: What the image page reads besides the image, fetched in the same query (five round trips were one per relation).
+PAGE_LOADING = (
+    joinedload(Image.collection),
+    joinedload(Image.uploader),
+    joinedload(Image.stats),
+    joinedload(Image.artifacts),
+)
 
 
 @bp.route("/")
@@ -74,7 +81,7 @@ def viewer_range(stats):
 
 @bp.route("/<int:image_id>")
 def detail(image_id):
-    image = visible_image_or_404(image_id)
+    image = visible_image_or_404(image_id, options=PAGE_LOADING)
     thumbnails = {artifact.kind: artifact for artifact in image.artifacts} if image.status == Image.READY else {}
     return render_template(
         "images/detail.html",
