@@ -88,8 +88,11 @@ def empty_response(status, headers):
 
 
 def staged_body(max_bytes):
-    """The request body in a storage staging file, read in chunks; a dropped client keeps what arrived."""
-    staged = get_storage().staging_file(max_bytes=max_bytes)
+    """The request body in a storage staging file, read in chunks; a dropped client keeps what arrived.
+
+    Not hashed here: the whole upload is hashed once, when it is promoted.
+    """
+    staged = get_storage().staging_file(max_bytes=max_bytes, hashed=False)
     stream = request.stream
     try:
         while True:
