@@ -191,15 +191,23 @@ def process_image(self, image_id):
         give_up(image_id, "An unexpected error happened while processing this image; it has been logged.")
         return "failed"
     if finished:
-        notify_uploader.delay(image_id)
+        queue_notification(image_id)
     return db.session.get(Image, image_id).status
+
+
+def queue_notification(image_id):
+    """Queue the outcome email; a broker that is down now is covered by the sweep's unsent-email pass."""
+    try:
+        notify_uploader.delay(image_id)
+    except Exception:
+        log.exception("image %s: could not queue the email; the sweep will", image_id)
 
 
 def give_up(image_id, reason):
     """Fail the image without raising again; a broken database here is left to the sweep."""
     try:
         if write_failure(image_id, reason):
-            notify_uploader.delay(image_id)
+            queue_notification(image_id)
     except Exception:
         db.session.rollback()
         log.exception("image %s: could not record the failure; the sweep will", image_id)
@@ -247,10 +255,30 @@ def sweep_stuck_images():
     db.session.commit()
     for image in stuck:
         if image.status == Image.FAILED:
-            notify_uploader.delay(image.id)
+            queue_notification(image.id)
     for image_id in requeue:
         process_image.delay(image_id)
-    return {"requeued": requeue, "failed": [i.id for i in stuck if i.status == Image.FAILED]}
+    unsent = unsent_notifications(deadline)
+    for image_id in unsent:
+        queue_notification(image_id)
+    return {"requeued": requeue, "failed": [i.id for i in stuck if i.status == Image.FAILED], "unsent": unsent}
+
+
+def unsent_notifications(deadline):
+    """Final images whose email was never sent though they finished before the deadline (within a day).
+
+    The email task is queued once, after the result is committed; if the broker was down at that moment,
+    this finds the image again. A failing mail server keeps its own retries going, hence the deadline.
+    """
+    return db.session.scalars(
+        sa.select(Image.id).where(
+            Image.status.in_(Image.FINAL_STATUSES),
+            Image.uploader_id.is_not(None),
+            sa.or_(Image.notified_status.is_(None), Image.notified_status != Image.status),
+            Image.status_changed_at < deadline,
+            Image.status_changed_at > utcnow() - timedelta(days=1),
+        )
+    ).all()
 
 
 @celery.task

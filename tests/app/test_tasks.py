@@ -108,7 +108,7 @@ def test_sweep_requeues_stuck_images_and_fails_hopeless_ones(app, stored_image, 
         db.session.get(Image, hopeless).attempts = app.config["MAX_PROCESSING_ATTEMPTS"]
         db.session.commit()
         result = tasks.sweep_stuck_images.delay().get()
-    assert result == {"requeued": [stuck], "failed": [hopeless]}
+    assert result == {"requeued": [stuck], "failed": [hopeless], "unsent": []}
     assert image_row(app, stuck).status == "ready"
     assert image_row(app, hopeless).status == "failed" and "attempts" in image_row(app, hopeless).error
     assert image_row(app, fresh).status == "queued"
@@ -137,3 +137,26 @@ def test_broker_down_leaves_the_image_uploaded_for_the_sweep(app, stored_image, 
     with app.app_context():
         queue_processing([image_id])
     assert image_row(app, image_id).status == "uploaded"
+
+
+def test_sweep_sends_an_email_the_broker_lost(app, stored_image, outbox, monkeypatch):
+    """The broker is down when processing ends: the image is ready at once, and the sweep sends the email later."""
+    real_delay = tasks.notify_uploader.delay
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.notify_uploader, "delay", broker_down)
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "ready"
+    assert emails_for(outbox, image_id) == []
+
+    monkeypatch.setattr(tasks.notify_uploader, "delay", real_delay)
+    with app.app_context():
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+    assert len(emails_for(outbox, image_id)) == 1
