@@ -36,8 +36,9 @@ def row_or_none(model, row_id, options=()):
     return db.session.get(model, row_id, options=options) if 0 < row_id <= MAX_ID else None
 
 
-def visible_collection_or_404(collection_id, user=None):
-    collection = row_or_none(Collection, collection_id)
+def visible_collection_or_404(collection_id, user=None, options=()):
+    """The collection if the visitor may see it, else 404; ``options`` load what the page reads with it."""
+    collection = row_or_none(Collection, collection_id, options)
     if collection is None or not session_can_see(collection, user):
         abort(404)
     return collection

@@ -5,7 +5,7 @@ import secrets
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
 from ..extensions import db
@@ -67,7 +67,7 @@ def create():
 @bp.route("/<int:collection_id>")
 def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
-    collection = visible_collection_or_404(collection_id)
+    collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
     query = sa.select(Image).where(Image.collection_id == collection.id).order_by(Image.id.asc())
     page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False, count=False)
     page.total = collection.image_count
