@@ -199,3 +199,33 @@ def test_every_method_refuses_keys_it_did_not_make(storage, bad):
     with pytest.raises(ValueError):
         with storage.local_path(bad):
             pass
+
+
+def staged_copy(storage, data):
+    """A tus-style staging file (not hashed) holding ``data``, rewound to its start."""
+    staged = storage.staging_file(hashed=False)
+    staged.write(data)
+    staged.flush()
+    staged.seek(0)
+    return staged
+
+
+def test_append_of_a_staging_file_keeps_every_byte_and_the_limit(storage):
+    partial = new_key("partials")
+    storage.put_bytes(partial, b"")
+    with staged_copy(storage, PAYLOAD[:1000]) as first, staged_copy(storage, PAYLOAD[1000:]) as rest:
+        assert storage.append(partial, first) == 1000
+        assert storage.append(partial, rest, max_bytes=len(PAYLOAD) - 1000) == len(PAYLOAD) - 1000
+    with staged_copy(storage, b"too much") as extra, pytest.raises(TooLarge):
+        storage.append(partial, extra, max_bytes=3)
+    assert storage.size(partial) == len(PAYLOAD) + 3
+    stored = storage.promote(partial, new_key("originals"))
+    assert read_all(storage, stored.key) == PAYLOAD + b"too"
+    assert stored.sha256 == sha(PAYLOAD + b"too")
+
+
+def test_an_unhashed_staging_file_has_no_sha256(storage):
+    with storage.staging_file(hashed=False) as staged:
+        staged.write(b"abc")
+        with pytest.raises(ValueError):
+            assert staged.sha256
