@@ -37,7 +37,7 @@ run: $(STAMP)
 	$(PY) run.py
 
 worker: $(STAMP)
-	$(BIN)/celery -A celery_worker worker -B --loglevel=INFO
+	$(BIN)/celery -A celery_worker worker -B --loglevel=INFO --schedule=$${INSTANCE_DIR:-instance}/celerybeat-schedule
 
 # Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
 browser:

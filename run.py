@@ -20,10 +20,12 @@ def run_migrations():
 
 
 def start_worker():
-    """One worker with the periodic sweep (-B) built in; solo pool keeps a laptop light."""
+    """One worker with the periodic sweep (-B) built in, its schedule kept in the instance folder."""
+    instance = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
+    instance.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "-B", "--loglevel=INFO",
-         "--concurrency=1", "--hostname=worker@%h"],
+         "--concurrency=1", "--hostname=worker@%h", f"--schedule={instance / 'celerybeat-schedule'}"],
         cwd=ROOT,
     )
 
