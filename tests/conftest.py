@@ -187,3 +187,33 @@ def live_site(tmp_path_factory):
     site.stop()
     if database_url:
         drop_postgres_database(database_url)
+
+
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Debian Chromium (driven by Playwright's sync API) for every browser test of the run.
+
+    Playwright's sync API cannot start twice in one process while the first is open, so the
+    browser tests of every folder share this one. Skips, saying why, when it cannot start here.
+    """
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright (Python) is not installed")
+    executable = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if executable is None:
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` (make browser) or set CHROMIUM")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

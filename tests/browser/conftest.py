@@ -2,41 +2,18 @@
 
 Debian's ``/usr/bin/chromium`` (``make browser`` installs it where apt can) runs headless with
 SwiftShader for WebGL2, so the viewer really draws. Without Chromium or Playwright the tests skip
-and say why. Screenshots of the main pages go to ``test-artifacts/screenshots/`` (kept by CI).
+and say why (the ``chromium`` fixture, shared with other browser tests, is in ``tests/conftest.py``).
+Screenshots of the main pages go to ``test-artifacts/screenshots/`` (kept by CI).
 """
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """One browser process for the run; skips when it cannot start here."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright (Python) is not installed")
-    executable = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if executable is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` (make browser) or set CHROMIUM")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

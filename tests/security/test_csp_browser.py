@@ -3,8 +3,6 @@ status poller work, and the browser reports no violation on any page (the policy
 if nothing legitimate needs an exception)."""
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +10,6 @@ from tests.niftigen import mni_like_map
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RECORD_VIOLATIONS = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation',
@@ -22,16 +17,10 @@ document.addEventListener('securitypolicyviolation',
 """
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright (Python) is not installed")
-    executable = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if executable is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+@pytest.fixture
+def browser(chromium):
+    """The run's shared Chromium (tests/conftest.py)."""
+    return chromium
 
 
 def csrf_of(session, url):
