@@ -54,7 +54,7 @@ test-fast: $(DEV_STAMP)
 	$(PY) -m pytest tests/unit tests/app $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check webapp workers tests bench run.py celery_worker.py wsgi.py
+	$(BIN)/ruff check webapp workers tests bench run.py celery_worker.py wsgi.py gunicorn.conf.py
 
 fuzz: $(DEV_STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit tests/security -k fuzz -q -p no:cacheprovider

@@ -17,10 +17,8 @@ migrate() {
 }
 
 web() {
-  exec "$PYTHON" -m gunicorn --bind "${HOST:-127.0.0.1}:${PORT:-8000}" \
-    --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread --threads "${WEB_THREADS:-8}" \
-    --timeout "${WEB_TIMEOUT:-600}" --graceful-timeout 30 \
-    --access-logfile - wsgi:app
+  # gunicorn.conf.py holds the settings (HOST, PORT, WEB_CONCURRENCY, WEB_THREADS, WEB_TIMEOUT, WEB_KEEPALIVE).
+  exec "$PYTHON" -m gunicorn --config gunicorn.conf.py --access-logfile - wsgi:app
 }
 
 worker() {
