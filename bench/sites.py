@@ -51,6 +51,7 @@ def live_site(mode: str = "embedded", *, workers: int = 1, extra_env: dict | Non
 
         redis.Redis.from_url(REDIS_URL).flushdb()
         database_url, broker_url = _fresh_postgres_database(), REDIS_URL
+        extra_env = {"PAGE_CACHE_URL": REDIS_URL, **(extra_env or {})}
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as folder:
         site = LiveSite(Path(folder), database_url=database_url, broker_url=broker_url,
                         extra_env={**QUIET_SITE, **(extra_env or {})})

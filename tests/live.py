@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import requests
@@ -64,6 +65,7 @@ class LiveSite:
             "SWEEP_INTERVAL_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
             "RATELIMIT_ENABLED": "false",
+            "PAGE_CACHE_PREFIX": f"site-{self.port}-{uuid.uuid4().hex[:8]}:",
             **self.smtp_sink_env(),
             **(extra_env or {}),
         }

@@ -54,6 +54,7 @@ def make_instance_folders(app):
 
 def register_extensions(app):
     from .models import Role, User, render_migration_type
+    from .pagecache import init_page_cache
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)
@@ -69,6 +70,7 @@ def register_extensions(app):
     init_outbox(app)
     csrf.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    init_page_cache(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
 

@@ -140,6 +140,9 @@ class Config:
         self.RATELIMIT_RESET = env_str("RATELIMIT_RESET", "5/minute;50/hour")
         self.RATELIMIT_TOKENS = env_str("RATELIMIT_TOKENS", "10/minute;100/hour")
 
+        self.PAGE_CACHE_URL = env_str("PAGE_CACHE_URL", "")
+        self.update_page_cache_settings(folder)
+
         self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{folder / 'broker.sqlite'}")
         self.PROCESSING_SOFT_TIME_LIMIT = env_int("PROCESSING_SOFT_TIME_LIMIT", 600)
         self.PROCESSING_TIME_LIMIT = env_int("PROCESSING_TIME_LIMIT", 660)
@@ -150,6 +153,31 @@ class Config:
         self.SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
         self.MAX_PROCESSING_ATTEMPTS = env_int("MAX_PROCESSING_ATTEMPTS", 3)
         self.CELERY = self.celery_settings()
+
+    def update_page_cache_settings(self, folder):
+        """Where the visitors' page cache keeps its generation (``webapp/pagecache.py``), for Flask-Caching.
+
+        ``PAGE_CACHE_URL``: ``redis://…`` when the site runs on several machines; unset, a folder in
+        the instance folder (shared by the processes of one machine); ``memory://`` for one process
+        (the tests); ``off`` for none. Each web process keeps up to ``PAGE_CACHE_PAGES`` pages.
+        """
+        url = self.PAGE_CACHE_URL
+        self.CACHE_DEFAULT_TIMEOUT = env_int("PAGE_CACHE_SECONDS", 300)
+        self.PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 200)
+        self.CACHE_KEY_PREFIX = env_str("PAGE_CACHE_PREFIX", "neurodrop:")
+        if not url:
+            self.CACHE_TYPE = "FileSystemCache"
+            self.CACHE_DIR = str(folder / "page-cache")
+        elif url.startswith(("redis://", "rediss://", "unix://")):
+            self.CACHE_TYPE = "RedisCache"
+            self.CACHE_REDIS_URL = url
+        elif url == "memory://":
+            self.CACHE_TYPE = "SimpleCache"
+        elif url == "off":
+            self.CACHE_TYPE = "NullCache"
+            self.CACHE_NO_NULL_WARNING = True
+        else:
+            raise ValueError(f"PAGE_CACHE_URL={url!r}: expected redis://…, memory://, off, or nothing")
 
     def celery_settings(self):
         """Celery's own settings, derived from ours so that web and workers agree."""
@@ -211,4 +239,7 @@ class TestConfig(Config):
         super().__init__()
         self.TESTING = True
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", False)
+        self.PAGE_CACHE_URL = env_str("PAGE_CACHE_URL", "memory://")
+        self.update_page_cache_settings(Path(self.INSTANCE_DIR))
+        self.CACHE_KEY_PREFIX = f"test-{secrets.token_hex(6)}:"  # apps of one run may share a Redis
         self.CELERY = dict(self.CELERY, task_always_eager=env_bool("CELERY_EAGER", True), task_eager_propagates=True)

@@ -2,6 +2,7 @@
 
 from celery import Celery, Task
 from flask import current_app, has_app_context
+from flask_caching import Cache
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_security import Security
@@ -30,6 +31,7 @@ migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
 security = Security()
+cache = Cache()
 
 
 class FlaskTask(Task):

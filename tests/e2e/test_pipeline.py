@@ -1,9 +1,11 @@
 """End to end with a real web server and a real Celery worker: upload → worker → ready/failed → email → page."""
 
 import re
+import signal
 import time
 
 import pytest
+import requests
 
 from tests.niftigen import mni_like_map
 
@@ -88,3 +90,25 @@ def test_worker_killed_mid_task_still_reaches_a_final_state(live_site, researche
     time.sleep(3)
     emails = [m for m in live_site.outbox() if m["X-Neurodrop-Image"] == str(entry["id"])]
     assert len(emails) == 1
+
+
+def test_an_anonymous_visitor_sees_the_worker_finish(live_site, researcher, tmp_path):
+    """The visitors' page cache is shared with the worker process: the worker's commit makes a cached list stale.
+
+    The worker is stopped while the image waits in the queue, so the visitor's cached list is
+    certainly from before the worker's commit; the site's worker is started again afterwards.
+    """
+    session, collection_id = researcher
+    visitor = requests.Session()
+    listed = f"{live_site.url}/api/collections/{collection_id}/images/"
+    for worker in list(live_site.workers):
+        live_site.kill_worker(worker, signal.SIGTERM)
+    try:
+        path = mni_like_map(tmp_path / "visible.nii.gz")
+        [entry] = upload(live_site, session, collection_id, [("visible.nii.gz", path.read_bytes())])
+        waiting = {row["id"] for row in visitor.get(listed).json()["results"]}
+        assert entry["id"] not in waiting and visitor.get(listed).headers["X-Page-Cache"] == "hit"
+    finally:
+        live_site.start_worker()
+    assert live_site.wait_for_final(entry["id"]).status == "ready"
+    assert {row["id"] for row in visitor.get(listed).json()["results"]} == waiting | {entry["id"]}

@@ -8,6 +8,7 @@ from ..extensions import db
 from ..files import delete_collection
 from ..ingest import add_image, store_upload, upload_limit_for
 from ..models import Collection, Image
+from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
@@ -58,6 +59,7 @@ def created(payload, url):
 
 
 @bp.route("/collections/", methods=["GET", "POST"], **SLASHLESS)
+@shared_with_visitors
 def collections():
     if request.method == "POST":
         return create_collection()
@@ -88,6 +90,7 @@ def my_collections():
 
 
 @bp.route("/collections/<ref>/", methods=["GET", "PUT", "PATCH", "DELETE"], **SLASHLESS)
+@shared_with_visitors
 def collection_detail(ref):
     if request.method == "GET":
         return collection_json(visible_collection(ref))
@@ -111,6 +114,7 @@ def listed_images(collection):
 
 @bp.route("/collections/<ref>/images/", methods=["GET", "POST"], **SLASHLESS)
 @defers_csrf
+@shared_with_visitors
 def collection_images(ref):
     if request.method == "POST":
         return upload_image(editable_collection(ref))

@@ -5,6 +5,7 @@ from flask import abort, request
 from ..extensions import db
 from ..files import delete_image, send_stored
 from ..models import Image
+from ..pagecache import shared_with_visitors
 from . import bp
 from .downloads import send_gzipped_nifti
 from .lookup import IMAGE_LOADING, editable_image, visible_image
@@ -17,6 +18,7 @@ IMAGE_ID = "<int(max=2147483647):image_id>"
 
 
 @bp.route("/images/", **SLASHLESS)
+@shared_with_visitors
 def images():
     """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists).
 
@@ -28,6 +30,7 @@ def images():
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)
+@shared_with_visitors
 def image_detail(image_id):
     if request.method == "GET":
         return image_json(visible_image(image_id))

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..files import delete_collection
 from ..listing import SORTS, CollectionFilters, page_number
 from ..models import Collection, Image
+from ..pagecache import shared_with_visitors
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
@@ -31,6 +32,7 @@ def fill_collection(collection, form):
 
 
 @bp.route("/")
+@shared_with_visitors
 def index():
     """Public collections, searched and sorted; owners come in one extra query, not one per card."""
     filters = CollectionFilters.from_request()
@@ -65,6 +67,7 @@ def create():
 
 
 @bp.route("/<int:collection_id>")
+@shared_with_visitors
 def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
     collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))

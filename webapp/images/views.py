@@ -10,6 +10,7 @@ from ..extensions import db
 from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
 from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
+from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
 from ..vocab import MODALITIES
 from . import bp
@@ -25,6 +26,7 @@ PAGE_LOADING = (
 
 
 @bp.route("/")
+@shared_with_visitors
 def index():
     """Ready public maps, searched, filtered and sorted; each card's collection comes from the same join."""
     filters = ImageFilters.from_request()
@@ -80,8 +82,10 @@ def viewer_range(stats):
 
 
 @bp.route("/<int:image_id>")
+@shared_with_visitors
 def detail(image_id):
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
+    can_edit = image.collection.editable_by(current_user)
     thumbnails = {artifact.kind: artifact for artifact in image.artifacts} if image.status == Image.READY else {}
     return render_template(
         "images/detail.html",
@@ -89,8 +93,8 @@ def detail(image_id):
         thumbnails=thumbnails,
         stats=image.stats.data if image.stats else None,
         viewer=viewer_range(image.stats.data if image.stats else None),
-        can_edit=image.collection.editable_by(current_user),
-        form=FlaskForm(),
+        can_edit=can_edit,
+        form=FlaskForm() if can_edit else None,
     )
 
 

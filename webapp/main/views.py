@@ -8,6 +8,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from ..extensions import db
 from ..models import Collection, Image
+from ..pagecache import shared_with_visitors
 from . import bp
 
 MNI_TEMPLATE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
@@ -33,6 +34,7 @@ def site_counts():
 
 
 @bp.route("/")
+@shared_with_visitors
 def index():
     """Counts and the newest public collections and maps; owners and collections are loaded with them."""
     recent_collections = db.session.scalars(
