@@ -229,3 +229,27 @@ def test_an_unhashed_staging_file_has_no_sha256(storage):
         staged.write(b"abc")
         with pytest.raises(ValueError):
             assert staged.sha256
+
+
+def test_a_staging_file_reads_back_every_byte_written_so_far(storage):
+    """Blocks are hashed and written on the file's own thread; reading waits for them."""
+    with storage.staging_file() as staged:
+        for start in range(0, len(PAYLOAD), 1000):
+            staged.write(PAYLOAD[start : start + 1000])
+        staged.seek(0)
+        assert staged.read() == PAYLOAD and staged.sha256 == sha(PAYLOAD)
+
+
+def test_a_failed_background_write_is_raised_to_the_writer(storage, monkeypatch):
+    staged = storage.staging_file()
+
+    def disk_full(block):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(staged._file, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        for start in range(0, len(PAYLOAD), 65536):
+            staged.write(PAYLOAD[start : start + 65536])
+        staged.flush()
+    staged.close()
+    assert staged.closed
