@@ -19,3 +19,18 @@ def sink():
     while chunk := request.stream.read(1 << 20):
         total += len(chunk)
     return str(total)
+
+
+@app.route("/sink-to-disk", methods=["POST", "PUT", "PATCH"])
+def sink_to_disk():
+    """Read the body into a temporary file on the same disk as the site's storage: the raw copy that stores."""
+    import tempfile
+
+    from flask import request
+
+    total = 0
+    with tempfile.TemporaryFile() as target:
+        while chunk := request.stream.read(1 << 20):
+            target.write(chunk)
+            total += len(chunk)
+    return str(total)

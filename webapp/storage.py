@@ -119,6 +119,10 @@ class StagingFile:
             self._store(block)
 
     @property
+    def hashed(self):
+        return self._hash is not None
+
+    @property
     def sha256(self):
         if self._hash is None:
             raise ValueError("this staging file was made with hashed=False")
@@ -162,6 +166,11 @@ class StagingFile:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def file_sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def copy_stream(source, target, chunk_size=CHUNK_SIZE):
@@ -213,7 +222,7 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def append(self, key: str, stream: BinaryIO, max_bytes=None) -> int: ...
-    def promote(self, partial_key: str, key: str) -> StoredObject: ...
+    def promote(self, partial_key: str, key: str, known_sha256: str | None = None) -> StoredObject: ...
 
 
 class StagedWrites:
@@ -319,21 +328,20 @@ class LocalStorage(StagedWrites):
                 os.fsync(target.fileno())
         return added
 
-    def promote(self, partial_key, key):
-        """Turn a finished partial object into a stored one, hashing it on the way."""
+    def promote(self, partial_key, key, known_sha256=None):
+        """Turn a finished partial object into a stored one, hashing it on the way.
+
+        ``known_sha256``: the digest of exactly these bytes, when the caller hashed them as they
+        arrived (a tus upload sent in one request); the file is then not read again.
+        """
         source = self.path_for(partial_key)
         target = self.path_for(key)
-        digest = hashlib.sha256()
-        try:
-            handle = open(source, "rb")
-        except FileNotFoundError:
-            raise FileNotFoundError(partial_key) from None
-        with handle:
-            for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
-                digest.update(chunk)
+        if not source.is_file():
+            raise FileNotFoundError(partial_key)
+        sha256 = known_sha256 or file_sha256(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
-        return StoredObject(key, target.stat().st_size, digest.hexdigest())
+        return StoredObject(key, target.stat().st_size, sha256)
 
     def wipe(self):
         """Remove every object; for tests only."""
@@ -620,8 +628,11 @@ class S3Storage(StagedWrites):
             staged.close()
         return staged.size
 
-    def promote(self, partial_key, key):
-        """Compose the partial object's pieces, in order, into the final object; hashes on the way, then drops them."""
+    def promote(self, partial_key, key, known_sha256=None):
+        """Compose the partial object's pieces, in order, into the final object; hashes on the way, then drops them.
+
+        The pieces are read to be composed anyway, so a ``known_sha256`` saves nothing here and is not used.
+        """
         checked_key(key)
         pieces = self._pieces(partial_key)
         if not pieces:

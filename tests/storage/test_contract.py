@@ -253,3 +253,13 @@ def test_a_failed_background_write_is_raised_to_the_writer(storage, monkeypatch)
         staged.flush()
     staged.close()
     assert staged.closed
+
+
+def test_promote_takes_a_digest_the_caller_already_has(storage):
+    partial = new_key("partials")
+    storage.put_bytes(partial, b"")
+    with staged_copy(storage, PAYLOAD) as whole:
+        storage.append(partial, whole)
+    stored = storage.promote(partial, new_key("originals"), known_sha256=sha(PAYLOAD))
+    assert (stored.size, stored.sha256) == (len(PAYLOAD), sha(PAYLOAD))
+    assert read_all(storage, stored.key) == PAYLOAD

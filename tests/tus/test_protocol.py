@@ -82,6 +82,26 @@ def test_creation_with_upload_takes_the_first_bytes(app, tus, researcher, nifti)
     assert whole.headers["X-Image-Id"]
 
 
+def test_a_whole_upload_in_one_body_is_hashed_as_it_arrives(app, tus, researcher, nifti, monkeypatch):
+    """Promoting re-reads the partial file only when the upload came in several bodies."""
+    from webapp import storage
+
+    reads = []
+    real_file_sha256 = storage.file_sha256
+    monkeypatch.setattr(storage, "file_sha256", lambda path: reads.append(path) or real_file_sha256(path))
+
+    one_body = tus.new(len(nifti), researcher.collection_id, filename="one.nii")
+    image_id = int(tus.patch(one_body, 0, nifti).headers["X-Image-Id"])
+    assert reads == []
+    two_bodies = tus.new(len(nifti), researcher.collection_id, filename="two.nii")
+    tus.patch(two_bodies, 0, nifti[:100])
+    second_id = int(tus.patch(two_bodies, 100, nifti[100:]).headers["X-Image-Id"])
+    assert len(reads) == 1
+    with app.app_context():
+        for image in (db.session.get(Image, image_id), db.session.get(Image, second_id)):
+            assert image.sha256 == hashlib.sha256(nifti).hexdigest() and image.file_size == len(nifti)
+
+
 def test_wrong_offset_is_409(tus, researcher):
     url = tus.new(100, researcher.collection_id)
     assert tus.patch(url, 10, b"x" * 10).status_code == 409

@@ -237,7 +237,7 @@ def append_staged(upload, staged):
         staged.seek(0)
         added = get_storage().append(upload.storage_key, staged, max_bytes=upload.length - offset)
         if offset + added == upload.length:
-            return finish(upload, offset)
+            return finish(upload, offset, whole_upload_digest(staged, offset, added))
         release(upload, offset, offset + added)
         db.session.commit()
         return reload(upload.id)
@@ -259,9 +259,16 @@ def undo_claim(upload, offset):
         current_app.logger.exception("upload %s: could not release its claim; it will be settled later", upload.id)
 
 
-def finish(upload, claimed_at_offset):
+def whole_upload_digest(staged, offset, added):
+    """The staged body's sha256 when that body alone is the whole upload, else None."""
+    if offset == 0 and staged.hashed and staged.size == added:
+        return staged.sha256
+    return None
+
+
+def finish(upload, claimed_at_offset, known_sha256=None):
     """Turn the complete partial into an original and an ``uploaded`` Image, then queue it (claim held)."""
-    stored = get_storage().promote(upload.storage_key, new_key("originals"))
+    stored = get_storage().promote(upload.storage_key, new_key("originals"), known_sha256)
     image = add_image(upload.collection, upload.user, stored, upload.filename, **image_fields(upload.meta or {}))
     released = release(
         upload,

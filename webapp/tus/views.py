@@ -87,12 +87,13 @@ def empty_response(status, headers):
 # the body ---------------------------------------------------------------------------------------
 
 
-def staged_body(max_bytes):
+def staged_body(max_bytes, hashed):
     """The request body in a storage staging file, read in chunks; a dropped client keeps what arrived.
 
-    Not hashed here: the whole upload is hashed once, when it is promoted.
+    Hashed only when it may be the whole upload (it starts at offset 0): then promoting needs no
+    second read. Otherwise the whole upload is hashed once, when it is promoted.
     """
-    staged = get_storage().staging_file(max_bytes=max_bytes, hashed=False)
+    staged = get_storage().staging_file(max_bytes=max_bytes, hashed=hashed)
     stream = request.stream
     try:
         while True:
@@ -111,7 +112,7 @@ def staged_body(max_bytes):
 
 def append_body(upload):
     """Append the request body at the upload's offset and return the upload as it then stands."""
-    staged = staged_body(upload.length - upload.offset)
+    staged = staged_body(upload.length - upload.offset, hashed=upload.offset == 0)
     try:
         if staged.size == 0:
             return upload
