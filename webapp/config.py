@@ -92,6 +92,7 @@ class Config:
         self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 4 * GiB)
         self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
+        self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
 
         self.MAIL_SERVER = env_str("MAIL_SERVER")
         self.MAIL_PORT = env_int("MAIL_PORT", 25)

@@ -185,11 +185,17 @@ class Collection(db.Model):
         return db.session.scalar(query) is not None
 
     def stored_keys(self):
-        """Every storage key of every image in the collection, to remove after the rows are gone."""
+        """Every storage key of the collection's images and of its unfinished resumable uploads.
+
+        To remove after the rows are gone; the uploads' rows go with the collection, and nothing
+        else would ever find their partial bytes again (keys of finished uploads no longer exist
+        and deleting them is a no-op).
+        """
         artifacts = sa.select(Artifact.storage_key).join(Image, Artifact.image_id == Image.id)
         return [
             *db.session.scalars(sa.select(Image.storage_key).where(Image.collection_id == self.id)),
             *db.session.scalars(artifacts.where(Image.collection_id == self.id)),
+            *db.session.scalars(sa.select(Upload.storage_key).where(Upload.collection_id == self.id)),
         ]
 
     @classmethod

@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -226,7 +227,24 @@ class Storage(Protocol):
 
 
 class StagedWrites:
-    """``put_stream`` for any backend that has ``staging_file`` and ``commit``."""
+    """``put_stream`` and the staging folder's upkeep, for a backend with ``staging``, ``staging_file``, ``commit``."""
+
+    def remove_stale_staging_files(self, older_than_seconds):
+        """Delete staging files untouched for this long: left by a process that died mid-upload.
+
+        A file being written has a fresh modification time, so only leftovers match. Returns how
+        many were removed.
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for path in self.staging.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def put_stream(self, key, stream, max_bytes=None):
         staged = self.staging_file(max_bytes)

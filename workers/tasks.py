@@ -283,7 +283,8 @@ def unsent_notifications(deadline):
 
 @celery.task
 def expire_partial_uploads():
-    """Forget resumable uploads past their expiry: the rows and the partial bytes they kept on disk."""
+    """Forget resumable uploads past their expiry (the rows and the partial bytes they kept on disk),
+    and staging files that a web or worker process left behind when it died."""
     expired = db.session.scalars(sa.select(Upload).where(Upload.expires_at < utcnow())).all()
     keys = [upload.storage_key for upload in expired]
     for upload in expired:
@@ -292,4 +293,5 @@ def expire_partial_uploads():
     storage = get_storage()
     for key in keys:
         storage.delete(key)
-    return {"expired": len(keys)}
+    stale = storage.remove_stale_staging_files(current_app.config["STALE_STAGING_HOURS"] * 3600)
+    return {"expired": len(keys), "stale_staging_files": stale}

@@ -7,6 +7,8 @@ S3-compatible server process (moto's server mode).
 import hashlib
 import io
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -263,3 +265,16 @@ def test_promote_takes_a_digest_the_caller_already_has(storage):
     stored = storage.promote(partial, new_key("originals"), known_sha256=sha(PAYLOAD))
     assert (stored.size, stored.sha256) == (len(PAYLOAD), sha(PAYLOAD))
     assert read_all(storage, stored.key) == PAYLOAD
+
+
+def test_stale_staging_files_are_removed_and_live_ones_kept(storage):
+    """What a process that died mid-upload left in the staging folder goes; a file being written stays."""
+    leftover = storage.staging / "incoming-left-by-a-dead-process"
+    leftover.write_bytes(b"half an upload")
+    day_ago = time.time() - 86400
+    os.utime(leftover, (day_ago, day_ago))
+    with storage.staging_file() as live:
+        live.write(b"arriving now")
+        live.flush()
+        assert storage.remove_stale_staging_files(6 * 3600) == 1
+        assert not leftover.exists() and Path(live.name).exists()

@@ -214,6 +214,18 @@ def test_delete_terminates_the_upload_and_its_bytes(app, tus, researcher):
         assert not get_storage().exists(key)
 
 
+def test_deleting_the_collection_removes_its_unfinished_uploads_bytes(app, client, tus, researcher):
+    url = tus.new(100, researcher.collection_id)
+    tus.patch(url, 0, b"x" * 40)
+    key = upload_row(app, url).storage_key
+    answer = client.delete(f"/api/collections/{researcher.collection_id}/",
+                           headers={"Authorization": f"Token {researcher.token}"})
+    assert answer.status_code == 204
+    assert tus.head(url).status_code == 404
+    with app.app_context():
+        assert not get_storage().exists(key)
+
+
 def test_no_credentials_or_a_bad_token_is_401(client, tus, researcher):
     url = tus.new(100, researcher.collection_id)
     anonymous = TusTestClient(client, None)
@@ -298,7 +310,7 @@ def test_the_sweep_forgets_expired_uploads_and_their_bytes(app, tus, researcher)
         stale_key = stale.storage_key
         db.session.commit()
         assert get_storage().exists(stale_key)
-        assert expire_partial_uploads.delay().get() == {"expired": 1}
+        assert expire_partial_uploads.delay().get() == {"expired": 1, "stale_staging_files": 0}
         assert not get_storage().exists(stale_key)
     assert tus.head(stale_url).status_code == 404
     assert tus.head(live_url).status_code == 200
