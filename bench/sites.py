@@ -18,31 +18,10 @@ QUIET_SITE = {"SWEEP_INTERVAL_SECONDS": "3600", "STUCK_AFTER_SECONDS": "3600", "
 MODES = {"embedded": "SQLite + kombu SQL broker", "redis": "PostgreSQL + Redis"}
 
 
-def _fresh_postgres_database() -> str:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(POSTGRES_SERVER)
-    name = f"nd_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres_database(database_url: str) -> None:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(database_url)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @contextlib.contextmanager
 def live_site(mode: str = "embedded", *, workers: int = 1, extra_env: dict | None = None):
     """A started site (web + ``workers`` worker processes), stopped and cleaned up afterwards."""
+    from tests.databases import drop_postgres_database, fresh_postgres_database
     from tests.live import LiveSite
 
     database_url = broker_url = None
@@ -50,7 +29,7 @@ def live_site(mode: str = "embedded", *, workers: int = 1, extra_env: dict | Non
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
-        database_url, broker_url = _fresh_postgres_database(), REDIS_URL
+        database_url, broker_url = fresh_postgres_database(POSTGRES_SERVER, "nd_bench"), REDIS_URL
         extra_env = {"PAGE_CACHE_URL": REDIS_URL, **(extra_env or {})}
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as folder:
         site = LiveSite(Path(folder), database_url=database_url, broker_url=broker_url,
@@ -64,7 +43,7 @@ def live_site(mode: str = "embedded", *, workers: int = 1, extra_env: dict | Non
         finally:
             site.stop()
             if database_url:
-                _drop_postgres_database(database_url)
+                drop_postgres_database(database_url)
 
 
 class ApiClient:

@@ -8,7 +8,6 @@ a real web server process and a real Celery worker process (see ``tests/live.py`
 
 import email
 import os
-import uuid
 from email import policy
 from pathlib import Path
 
@@ -19,27 +18,10 @@ from webapp import create_app
 from webapp.config import TestConfig
 from webapp.extensions import db
 
+from .databases import drop_postgres_database, fresh_postgres_database
+
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = SERVER_DATABASE_URL.startswith("postgresql")
-
-
-def fresh_postgres_database(server_url, prefix="nd_test"):
-    """Create an empty database on the server for this run and return its URL."""
-    url = sa.engine.make_url(server_url)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres_database(database_url):
-    url = sa.engine.make_url(database_url)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
