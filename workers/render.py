@@ -182,7 +182,8 @@ def colourise(plane: np.ndarray, scale: _Scale) -> np.ndarray:
     """Palette indices for a 2D array; NaN and 0 are background."""
     background = np.isnan(plane) | (plane == 0)
     clean = np.where(background, scale.low, plane)
-    position = (clean - scale.low) / (scale.high - scale.low)
+    # in float64: float32 values near ±3e38 overflow when the low end is subtracted
+    position = np.subtract(clean, scale.low, dtype=np.float64) / (scale.high - scale.low)
     index = (np.clip(position, 0.0, 1.0) * (LEVELS - 1)).astype(np.uint8)
     index[background] = BACKGROUND_INDEX
     return index

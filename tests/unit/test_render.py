@@ -91,3 +91,12 @@ def test_4d_mosaic():
     assert set(pictures) == {"glass_brain", "ortho", "mosaic"}
     mosaic = picture(pictures["mosaic"])
     assert abs(mosaic.width - render.MOSAIC_WIDTH) <= 4 and variance(mosaic) > 0
+
+
+def test_values_near_the_float32_limit_keep_their_colours():
+    """Values of ±1e38 span more than float32 holds: the scale is applied in float64, without overflow."""
+    data, affine = gen.mni_like_data(8.0)
+    extreme = (data / np.abs(data).max() * 3e38).astype(np.float32)
+    with np.errstate(all="raise"):
+        same = np.asarray(picture(render.glass_brain(extreme, affine)))
+    assert np.array_equal(same, np.asarray(picture(render.glass_brain(data, affine))))
