@@ -16,7 +16,12 @@ from ..extensions import get_storage
 from ..files import GZIP_MAGIC, nifti_download_name, send_stored
 from ..storage import CHUNK_SIZE
 
-GZIP_LEVEL = 1  # nibabel's default for .nii.gz: fast, and most of the gain
+try:  # ISA-L's deflate writes the same gzip format ~15x faster than zlib at level 1 (decision 0008)
+    from isal import isal_zlib as deflate_lib
+except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib is the fallback
+    deflate_lib = zlib
+
+GZIP_LEVEL = 1  # fast, and most of the gain
 
 
 def stored_gzipped(image):
@@ -29,7 +34,7 @@ def stored_gzipped(image):
 
 def gzip_chunks(key):
     """The stored object gzipped, piece by piece."""
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    compressor = deflate_lib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     with get_storage().open(key) as source:
         for chunk in iter(lambda: source.read(CHUNK_SIZE), b""):
             packed = compressor.compress(chunk)
