@@ -172,6 +172,8 @@ class Config:
         elif url.startswith(("redis://", "rediss://", "unix://")):
             self.CACHE_TYPE = "RedisCache"
             self.CACHE_REDIS_URL = url
+            # every visitor's page reads the generation: a Redis that hangs must not hang the site
+            self.CACHE_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
         elif url == "memory://":
             self.CACHE_TYPE = "SimpleCache"
         elif url == "off":

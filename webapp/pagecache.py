@@ -79,8 +79,8 @@ def start_new_generation_after_commit(session):
     if session.info.pop(CHANGED, False) and has_app_context() and "cache" in current_app.extensions:
         try:
             new_generation()
-        except Exception:  # a cache outage must not fail a commit that already happened
-            current_app.logger.exception("page cache: could not start a new generation")
+        except Exception as exc:  # a cache outage must not fail a commit that already happened
+            current_app.logger.warning("page cache: could not start a new generation: %r", exc)
 
 
 def new_generation():
@@ -142,8 +142,8 @@ def serve_kept_copy():
         return None
     try:
         generation = current_generation()
-    except Exception:  # a cache outage costs speed, never the page
-        current_app.logger.exception("page cache: generation unavailable")
+    except Exception as exc:  # a cache outage costs speed, never the page
+        current_app.logger.warning("page cache: generation unavailable, page built: %r", exc)
         return None
     stored = page_copies().get(request.url)
     if stored is not None and stored[0] == generation:

@@ -56,6 +56,30 @@ def test_malformed_number_fails_at_start(tmp_path, monkeypatch):
         Config()
 
 
+@pytest.mark.parametrize("url, backend", [
+    ("", "FileSystemCache"), ("redis://127.0.0.1:6379/2", "RedisCache"),
+    ("memory://", "SimpleCache"), ("off", "NullCache"),
+])
+def test_page_cache_backend_follows_its_url(tmp_path, monkeypatch, url, backend):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("PAGE_CACHE_URL", url)
+    app = create_app()
+    [store] = app.extensions["cache"].values()
+    assert type(store).__name__ == backend
+    if backend == "RedisCache":
+        options = store._write_client.connection_pool.connection_kwargs
+        assert options["db"] == 2 and options["socket_timeout"] == 1 and options["socket_connect_timeout"] == 1
+    if backend == "FileSystemCache":
+        assert Path(app.config["CACHE_DIR"]) == tmp_path / "page-cache"
+
+
+def test_unknown_page_cache_url_fails_at_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("PAGE_CACHE_URL", "memcached://somewhere")
+    with pytest.raises(ValueError, match="PAGE_CACHE_URL"):
+        Config()
+
+
 def test_production_refuses_laptop_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("NEURODROP_ENV", "production")

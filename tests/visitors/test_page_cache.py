@@ -148,3 +148,21 @@ def test_post_to_a_cached_address_is_never_answered_from_the_cache(app, site):
     visitor.get("/api/collections/")
     answer = visitor.post("/api/collections/", json={"name": "x"})
     assert answer.status_code == 401 and HIT_HEADER not in answer.headers
+
+
+def test_a_cache_outage_costs_speed_never_a_page_or_a_commit(app, site, monkeypatch):
+    from webapp import pagecache
+
+    def unreachable(*args):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(pagecache.cache, "get", unreachable)
+    monkeypatch.setattr(pagecache.cache, "set", unreachable)
+    visitor = app.test_client()
+    for url in visitor_pages(site):
+        answer = visitor.get(url)
+        assert answer.status_code == 200 and HIT_HEADER not in answer.headers, url
+    with app.app_context():
+        db.session.get(Image, site["image"]).name = "renamed while the cache is down"
+        db.session.commit()
+    assert "renamed while the cache is down" in visitor.get(f"/images/{site['image']}").get_data(as_text=True)
