@@ -32,7 +32,8 @@ import numpy as np
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from PIL import Image, ImageDraw, ImageFont
 
-from workers.stats import first_position, mni_brain_mask
+from workers.mni import mni_brain_mask
+from workers.stats import first_position
 
 ORTHO_WIDTH = 600
 GLASS_WIDTH = 480

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+
+from workers.mni import mni_brain_mask, mni_coverage
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 HISTOGRAM_BINS = 50
@@ -263,121 +263,6 @@ def not_mni(brain_coverage: float, perc_voxels_outside: float | None) -> bool:
     return outside > 50
 
 
-def mni_coverage(volume: np.ndarray, affine: np.ndarray, mask: np.ndarray, mask_affine: np.ndarray,
-                 *, n_voxels_total: int | None = None, excursion: np.ndarray | None = None) -> dict:
-    """``brain_coverage`` and ``perc_voxels_outside``, on the smaller of the two grids.
-
-    NeuroVault resamples the image onto the mask when the image (all its
-    volumes) has more voxels than the mask, and the mask onto the image
-    otherwise; nearest neighbour either way, zero outside the field of view.
-    ``excursion`` (the map's non-zero, non-NaN voxels) is computed when not given.
-    """
-    if excursion is None:
-        excursion = (volume != 0) & ~np.isnan(volume)
-    if (n_voxels_total or volume.size) > mask.size:
-        excursion = resample_nearest(excursion, affine, mask.shape, mask_affine)
-        n_mask = int(np.count_nonzero(mask))
-    else:
-        mask, n_mask = _mask_on_grid(mask, mask_affine, volume.shape[:3], affine,
-                                     fortran=excursion.flags.f_contiguous and not excursion.flags.c_contiguous)
-    n_map = int(np.count_nonzero(excursion))
-    inside = int(np.count_nonzero(excursion & mask))
-    coverage = inside / n_mask * 100.0 if n_mask else 0.0
-    outside = (n_map - inside) / n_map * 100.0 if n_map else None
-    return {"brain_coverage": coverage, "perc_voxels_outside": outside}
-
-
-_GRID_CACHE: dict = {}
-_GRID_CACHE_SIZE = 8
-
-
-def _mask_on_grid(mask, mask_affine, shape, affine, *, fortran: bool) -> tuple[np.ndarray, int]:
-    """The mask resampled onto an image's grid, and its voxel count; cached, since most uploads share a few grids.
-
-    Laid out in the excursion's memory order, so combining the two is a
-    sequential pass.
-    """
-    key = (id(mask), mask_affine.tobytes(), tuple(shape), np.asarray(affine, np.float64).tobytes(), fortran)
-    if key not in _GRID_CACHE:
-        if len(_GRID_CACHE) >= _GRID_CACHE_SIZE:
-            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
-        on_grid = resample_nearest(mask, mask_affine, shape, affine)
-        on_grid = np.asfortranarray(on_grid) if fortran else np.ascontiguousarray(on_grid)
-        on_grid.setflags(write=False)
-        _GRID_CACHE[key] = (on_grid, int(np.count_nonzero(on_grid)), mask)
-    on_grid, n_mask, _keep_alive = _GRID_CACHE[key]
-    return on_grid, n_mask
-
-
-def resample_nearest(source: np.ndarray, source_affine: np.ndarray, target_shape, target_affine: np.ndarray
-                     ) -> np.ndarray:
-    """``source`` sampled at the centres of the target grid's voxels (False/0 outside).
-
-    Axis-aligned grids (the common case) are resampled one axis at a time,
-    which costs almost nothing; oblique ones take the general path.
-    """
-    target_shape = tuple(int(s) for s in target_shape[:3])
-    source = source.reshape(source.shape[:3])
-    mapping = np.linalg.inv(source_affine) @ target_affine
-    axes = _axis_permutation(mapping[:3, :3])
-    if axes is not None:
-        return _resample_separable(source, mapping, axes, target_shape)
-    return _resample_general(source, mapping, target_shape)
-
-
-def _axis_permutation(linear: np.ndarray) -> list[int] | None:
-    """For each source axis, the one target axis it depends on; None when the grids are oblique."""
-    axes = [int(np.argmax(np.abs(row))) for row in linear]
-    if sorted(axes) != [0, 1, 2]:
-        return None
-    off_axis = linear.copy()
-    off_axis[range(3), axes] = 0
-    scale = np.abs(linear).max()
-    return axes if np.all(np.abs(off_axis) <= 1e-6 * scale) else None
-
-
-def _resample_separable(source, mapping, axes, target_shape) -> np.ndarray:
-    """Per source axis, the contiguous run of target positions inside the source, then one gather.
-
-    Indices along an axis are monotonic, so the inside positions are a run;
-    a run with step +1 or -1 (same voxel size) is a slice, a view, not a copy.
-    """
-    out = np.zeros(target_shape, dtype=source.dtype)
-    picked, runs = source, [slice(0, 0)] * 3
-    for a in range(3):
-        t = np.arange(target_shape[axes[a]])
-        i = np.floor(mapping[a, axes[a]] * t + mapping[a, 3] + 0.5).astype(np.int64)
-        inside = np.flatnonzero((i >= 0) & (i < source.shape[a]))
-        if inside.size == 0:
-            return out
-        runs[axes[a]] = slice(int(inside[0]), int(inside[-1]) + 1)
-        picked = _take(picked, i[inside], a)
-    out[tuple(runs)] = np.transpose(picked, np.argsort(axes))
-    return out
-
-
-def _take(array: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
-    step = int(index[1] - index[0]) if index.size > 1 else 1
-    if step in (1, -1) and np.all(np.diff(index) == step):
-        stop = int(index[-1]) + step
-        where = slice(int(index[0]), None if stop < 0 else stop, step)
-        return array[(slice(None),) * axis + (where,)]
-    return np.take(array, index, axis=axis)
-
-
-def _resample_general(source, mapping, target_shape) -> np.ndarray:
-    out = np.zeros(target_shape, dtype=source.dtype)
-    jk = np.indices(target_shape[1:]).reshape(2, -1).astype(np.float64)
-    for i in range(target_shape[0]):
-        coords = mapping[:3, 0:1] * i + mapping[:3, 1:3] @ jk + mapping[:3, 3:4]
-        index = np.floor(coords + 0.5).astype(np.int64)
-        ok = np.all((index >= 0) & (index < np.array(source.shape)[:, None]), axis=0)
-        plane = np.zeros(jk.shape[1], dtype=source.dtype)
-        plane[ok] = source[index[0, ok], index[1, ok], index[2, ok]]
-        out[i] = plane.reshape(target_shape[1:])
-    return out
-
-
 def infer_map_type(values: np.ndarray, *, ordered: bool = False) -> str:
     """NeuroVault's guess for maps uploaded as "Other": "R", "Pa" or "Other".
 
@@ -409,49 +294,6 @@ def _sorted_unique(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def volume_summaries(data: np.ndarray) -> list[dict]:
     volumes = data.reshape(data.shape[:3] + (-1,)) if data.ndim == 4 else data[..., None]
     return [summary(finite_nonzero(volumes[..., t])) for t in range(min(volumes.shape[3], MAX_VOLUMES_LISTED))]
-
-
-MNI_MASK_FILE = Path(__file__).resolve().parent / "data" / "mni152_brain_mask_2mm.nii.gz"
-
-
-@lru_cache(maxsize=1)
-def mni_brain_mask() -> tuple[np.ndarray, np.ndarray]:
-    """nilearn's MNI152 2 mm brain mask (boolean, affine), loaded once per process.
-
-    The mask is a constant, shipped as a 30 KB file made by
-    ``write_mni_brain_mask`` from ``nilearn.datasets.load_mni152_brain_mask``
-    (a unit test checks they are the same). Building it at run time meant
-    importing nilearn and resampling the 1 mm template: seconds and 120 MiB
-    on the first image of every worker process.
-    """
-    import nibabel as nib
-
-    image = nib.load(MNI_MASK_FILE)
-    mask = np.asarray(image.dataobj) > 0
-    mask.setflags(write=False)
-    affine = np.array(image.affine, dtype=np.float64)
-    affine.setflags(write=False)
-    return mask, affine
-
-
-def write_mni_brain_mask(path=MNI_MASK_FILE) -> Path:
-    """(Re)make the shipped mask from nilearn.
-
-    ``python -c "from workers.stats import write_mni_brain_mask as w; w()"``
-    """
-    import nibabel as nib
-    from nilearn.datasets import load_mni152_brain_mask
-
-    image = load_mni152_brain_mask(resolution=2)
-    mask = (np.asarray(image.dataobj) > 0).astype(np.uint8)
-    out = nib.Nifti1Image(mask, image.affine)
-    out.header.set_data_dtype(np.uint8)
-    out.header.set_sform(image.affine, 4)
-    out.header.set_qform(image.affine, 4)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(out, path)
-    return path
 
 
 def jsonable(value):

@@ -1,15 +1,52 @@
-"""The MNI brain mask shipped in workers/data is nilearn's, voxel for voxel."""
+"""The MNI brain masks shipped in workers/data are nilearn's, voxel for voxel; the template and resampling."""
 
 import numpy as np
+import pytest
 
-from workers import stats
+from workers import mni
 
 
-def test_shipped_mask_is_nilearns():
+@pytest.mark.parametrize("resolution", mni.MASK_RESOLUTIONS)
+def test_shipped_mask_is_nilearns(resolution):
     from nilearn.datasets import load_mni152_brain_mask
 
-    expected = load_mni152_brain_mask(resolution=2)
-    mask, affine = stats.mni_brain_mask()
+    expected = load_mni152_brain_mask(resolution=resolution)
+    mask, affine = mni.mni_brain_mask(resolution)
     assert mask.shape == expected.shape and mask.dtype == bool
     assert np.array_equal(mask, np.asarray(expected.dataobj) > 0)
     assert np.allclose(affine, expected.affine)
+
+
+def test_no_mask_at_other_resolutions():
+    with pytest.raises(ValueError, match="3 mm"):
+        mni.mni_brain_mask(3)
+
+
+def test_template_is_nilearns_1mm_t1():
+    from nilearn.datasets import load_mni152_template
+
+    template, affine = mni.mni_template()
+    expected = load_mni152_template(resolution=1)
+    assert template.shape == expected.shape and template.dtype == np.float32
+    assert np.allclose(affine, expected.affine)
+    assert 0.0 <= template.min() and template.max() == 1.0
+    assert not template.flags.writeable
+
+
+def test_linear_resampling_of_a_ramp_is_exact_and_nan_outside():
+    """A linear ramp is reproduced exactly by trilinear interpolation; outside the field of view is NaN."""
+    source = np.add.outer(np.add.outer(np.arange(10.0), 2 * np.arange(12.0)), 3 * np.arange(8.0))
+    source_affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    target_affine = np.diag([1.0, 1.0, 1.0, 1.0])
+    out = mni.resample_linear(source, source_affine, (30, 30, 20), target_affine)
+    x, y, z = 5, 7, 3
+    assert out[x, y, z] == pytest.approx(x / 2 + 2 * y / 2 + 3 * z / 2)
+    assert np.isnan(out[25, 0, 0])
+    assert out[0, 0, 0] == pytest.approx(0.0)
+
+
+def test_linear_resampling_keeps_nan_missing():
+    source = np.ones((6, 6, 6), np.float32)
+    source[3, 3, 3] = np.nan
+    out = mni.resample_linear(source, np.eye(4), (6, 6, 6), np.eye(4), outside=0.0)
+    assert np.isnan(out[3, 3, 3]) and out[0, 0, 0] == 1.0

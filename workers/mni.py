@@ -1,0 +1,241 @@
+"""MNI152 space: the shipped brain masks, the anatomical template, and resampling onto their grids.
+
+Shared by the statistics (NeuroVault's ``not_mni`` coverage), the renderer
+(outlines, slices over anatomy), similarity (the 4 mm representation) and the
+cluster tables (atlas lookups). Everything is loaded once per process and
+read-only.
+
+* Brain masks (2 mm and 4 mm) are constants of nilearn, shipped as small files
+  under ``workers/data`` (decision 0005): building them at run time means
+  importing nilearn and resampling its 1 mm template, seconds and 120 MiB.
+* The 1 mm MNI152 T1 template (ICBM 2009a symmetric, the one nilearn plots
+  over) is read straight from nilearn's package data with nibabel, in about
+  50 ms, without importing nilearn.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MASK_RESOLUTIONS = (2, 4)
+TEMPLATE_FILE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+
+
+def mask_file(resolution: int = 2) -> Path:
+    """Where the shipped brain mask of that resolution (mm) lives."""
+    if resolution not in MASK_RESOLUTIONS:
+        raise ValueError(f"no shipped MNI brain mask at {resolution} mm (have {MASK_RESOLUTIONS})")
+    return DATA_DIR / f"mni152_brain_mask_{resolution}mm.nii.gz"
+
+
+@lru_cache(maxsize=len(MASK_RESOLUTIONS))
+def mni_brain_mask(resolution: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """nilearn's MNI152 brain mask at 2 or 4 mm (boolean, affine), loaded once per process.
+
+    A unit test checks each shipped file against
+    ``nilearn.datasets.load_mni152_brain_mask`` voxel for voxel.
+    """
+    import nibabel as nib
+
+    image = nib.load(mask_file(resolution))
+    return _read_only(np.asarray(image.dataobj) > 0), _read_only(np.array(image.affine, dtype=np.float64))
+
+
+def write_mni_brain_mask(resolution: int = 2, path=None) -> Path:
+    """(Re)make a shipped mask from nilearn.
+
+    ``python -c "from workers.mni import write_mni_brain_mask as w; w(2); w(4)"``
+    """
+    import nibabel as nib
+    from nilearn.datasets import load_mni152_brain_mask
+
+    image = load_mni152_brain_mask(resolution=resolution)
+    mask = (np.asarray(image.dataobj) > 0).astype(np.uint8)
+    out = nib.Nifti1Image(mask, image.affine)
+    out.header.set_data_dtype(np.uint8)
+    out.header.set_sform(image.affine, 4)
+    out.header.set_qform(image.affine, 4)
+    path = Path(path) if path is not None else mask_file(resolution)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(out, path)
+    return path
+
+
+def template_file() -> Path:
+    """nilearn's 1 mm MNI152 T1 template, found without importing nilearn's heavy modules."""
+    spec = importlib.util.find_spec("nilearn")
+    return Path(spec.origin).parent / "datasets" / "data" / TEMPLATE_FILE
+
+
+@lru_cache(maxsize=1)
+def mni_template() -> tuple[np.ndarray, np.ndarray]:
+    """The 1 mm MNI152 T1 template as float32 in [0, 1] (0 outside the head), and its affine; loaded once."""
+    import nibabel as nib
+
+    image = nib.load(template_file())
+    data = np.asarray(image.dataobj, dtype=np.float32)
+    top = float(data.max()) or 1.0
+    return _read_only(data / top), _read_only(np.array(image.affine, dtype=np.float64))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def resample_linear(source: np.ndarray, source_affine: np.ndarray, target_shape, target_affine: np.ndarray,
+                    *, outside: float = np.nan) -> np.ndarray:
+    """``source`` interpolated (trilinear) at the centres of the target grid's voxels, float32.
+
+    Voxels whose centre falls outside the source's field of view get
+    ``outside`` (NaN: missing). A NaN in the source spreads to the target
+    voxels that interpolate from it, so missing data stays missing.
+    """
+    from scipy.ndimage import map_coordinates
+
+    target_shape = tuple(int(s) for s in target_shape[:3])
+    source = np.asarray(source).reshape(source.shape[:3])
+    mapping = np.linalg.inv(source_affine) @ target_affine
+    grid = np.indices(target_shape, dtype=np.float32).reshape(3, -1)
+    coords = mapping[:3, :3].astype(np.float32) @ grid + mapping[:3, 3:4].astype(np.float32)
+    values = map_coordinates(source.astype(np.float32, copy=False), coords, order=1, mode="constant",
+                             cval=np.nan, prefilter=False)
+    inside = np.all((coords > -0.5) & (coords < np.array(source.shape, np.float32)[:, None] - 0.5), axis=0)
+    values = np.where(inside, _edge_filled(source, coords, values), outside)
+    return values.reshape(target_shape).astype(np.float32, copy=False)
+
+
+def _edge_filled(source: np.ndarray, coords: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Centres within half a voxel of the border take the nearest voxel, as the border voxel covers them."""
+    from scipy.ndimage import map_coordinates
+
+    edge = np.isnan(values)
+    if not edge.any():
+        return values
+    clipped = np.clip(coords[:, edge], 0, np.array(source.shape, np.float32)[:, None] - 1)
+    values = values.copy()
+    values[edge] = map_coordinates(source.astype(np.float32, copy=False), clipped, order=1, mode="nearest",
+                                   prefilter=False)
+    return values
+
+
+def mni_coverage(volume: np.ndarray, affine: np.ndarray, mask: np.ndarray, mask_affine: np.ndarray,
+                 *, n_voxels_total: int | None = None, excursion: np.ndarray | None = None) -> dict:
+    """``brain_coverage`` and ``perc_voxels_outside``, on the smaller of the two grids.
+
+    NeuroVault resamples the image onto the mask when the image (all its
+    volumes) has more voxels than the mask, and the mask onto the image
+    otherwise; nearest neighbour either way, zero outside the field of view.
+    ``excursion`` (the map's non-zero, non-NaN voxels) is computed when not given.
+    """
+    if excursion is None:
+        excursion = (volume != 0) & ~np.isnan(volume)
+    if (n_voxels_total or volume.size) > mask.size:
+        excursion = resample_nearest(excursion, affine, mask.shape, mask_affine)
+        n_mask = int(np.count_nonzero(mask))
+    else:
+        mask, n_mask = _mask_on_grid(mask, mask_affine, volume.shape[:3], affine,
+                                     fortran=excursion.flags.f_contiguous and not excursion.flags.c_contiguous)
+    n_map = int(np.count_nonzero(excursion))
+    inside = int(np.count_nonzero(excursion & mask))
+    coverage = inside / n_mask * 100.0 if n_mask else 0.0
+    outside = (n_map - inside) / n_map * 100.0 if n_map else None
+    return {"brain_coverage": coverage, "perc_voxels_outside": outside}
+
+
+_GRID_CACHE: dict = {}
+_GRID_CACHE_SIZE = 8
+
+
+def _mask_on_grid(mask, mask_affine, shape, affine, *, fortran: bool) -> tuple[np.ndarray, int]:
+    """The mask resampled onto an image's grid, and its voxel count; cached, since most uploads share a few grids.
+
+    Laid out in the excursion's memory order, so combining the two is a
+    sequential pass.
+    """
+    key = (id(mask), mask_affine.tobytes(), tuple(shape), np.asarray(affine, np.float64).tobytes(), fortran)
+    if key not in _GRID_CACHE:
+        if len(_GRID_CACHE) >= _GRID_CACHE_SIZE:
+            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
+        on_grid = resample_nearest(mask, mask_affine, shape, affine)
+        on_grid = np.asfortranarray(on_grid) if fortran else np.ascontiguousarray(on_grid)
+        on_grid.setflags(write=False)
+        _GRID_CACHE[key] = (on_grid, int(np.count_nonzero(on_grid)), mask)
+    on_grid, n_mask, _keep_alive = _GRID_CACHE[key]
+    return on_grid, n_mask
+
+
+def resample_nearest(source: np.ndarray, source_affine: np.ndarray, target_shape, target_affine: np.ndarray
+                     ) -> np.ndarray:
+    """``source`` sampled at the centres of the target grid's voxels (False/0 outside).
+
+    Axis-aligned grids (the common case) are resampled one axis at a time,
+    which costs almost nothing; oblique ones take the general path.
+    """
+    target_shape = tuple(int(s) for s in target_shape[:3])
+    source = source.reshape(source.shape[:3])
+    mapping = np.linalg.inv(source_affine) @ target_affine
+    axes = _axis_permutation(mapping[:3, :3])
+    if axes is not None:
+        return _resample_separable(source, mapping, axes, target_shape)
+    return _resample_general(source, mapping, target_shape)
+
+
+def _axis_permutation(linear: np.ndarray) -> list[int] | None:
+    """For each source axis, the one target axis it depends on; None when the grids are oblique."""
+    axes = [int(np.argmax(np.abs(row))) for row in linear]
+    if sorted(axes) != [0, 1, 2]:
+        return None
+    off_axis = linear.copy()
+    off_axis[range(3), axes] = 0
+    scale = np.abs(linear).max()
+    return axes if np.all(np.abs(off_axis) <= 1e-6 * scale) else None
+
+
+def _resample_separable(source, mapping, axes, target_shape) -> np.ndarray:
+    """Per source axis, the contiguous run of target positions inside the source, then one gather.
+
+    Indices along an axis are monotonic, so the inside positions are a run;
+    a run with step +1 or -1 (same voxel size) is a slice, a view, not a copy.
+    """
+    out = np.zeros(target_shape, dtype=source.dtype)
+    picked, runs = source, [slice(0, 0)] * 3
+    for a in range(3):
+        t = np.arange(target_shape[axes[a]])
+        i = np.floor(mapping[a, axes[a]] * t + mapping[a, 3] + 0.5).astype(np.int64)
+        inside = np.flatnonzero((i >= 0) & (i < source.shape[a]))
+        if inside.size == 0:
+            return out
+        runs[axes[a]] = slice(int(inside[0]), int(inside[-1]) + 1)
+        picked = _take(picked, i[inside], a)
+    out[tuple(runs)] = np.transpose(picked, np.argsort(axes))
+    return out
+
+
+def _take(array: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step in (1, -1) and np.all(np.diff(index) == step):
+        stop = int(index[-1]) + step
+        where = slice(int(index[0]), None if stop < 0 else stop, step)
+        return array[(slice(None),) * axis + (where,)]
+    return np.take(array, index, axis=axis)
+
+
+def _resample_general(source, mapping, target_shape) -> np.ndarray:
+    out = np.zeros(target_shape, dtype=source.dtype)
+    jk = np.indices(target_shape[1:]).reshape(2, -1).astype(np.float64)
+    for i in range(target_shape[0]):
+        coords = mapping[:3, 0:1] * i + mapping[:3, 1:3] @ jk + mapping[:3, 3:4]
+        index = np.floor(coords + 0.5).astype(np.int64)
+        ok = np.all((index >= 0) & (index < np.array(source.shape)[:, None]), axis=0)
+        plane = np.zeros(jk.shape[1], dtype=source.dtype)
+        plane[ok] = source[index[0, ok], index[1, ok], index[2, ok]]
+        out[i] = plane.reshape(target_shape[1:])
+    return out
+
+
