@@ -123,6 +123,7 @@ class Report:
     units: dict
     scaling: dict | None
     intent_code: int
+    intent_params: list[float]
     intent_name: str
     descrip: str
     file_bytes: int
@@ -965,6 +966,7 @@ def _report(opened: _Opened) -> Report:
                "time": _TIME_UNITS.get(units_code & 0x38, "unknown")},
         scaling=None if h.scaling is None else {"slope": h.scaling[0], "inter": h.scaling[1]},
         intent_code=int(h.get("intent_code")),
+        intent_params=[float(h.get(f"intent_p{i}")) for i in (1, 2, 3)],
         intent_name=_text(bytes(h.get("intent_name"))),
         descrip=_text(bytes(h.get("descrip"))),
         file_bytes=h.file_bytes,

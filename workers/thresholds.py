@@ -20,6 +20,8 @@ Signed maps (any negative value, for types that can be signed) are two-tailed:
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +118,7 @@ def _equivalent_of_z(map_type: str, dof) -> float | None:
 
 def _positive(number) -> bool:
     try:
-        return np.isfinite(float(number)) and float(number) > 0
+        return math.isfinite(float(number)) and float(number) > 0
     except (TypeError, ValueError):
         return False
 
@@ -127,3 +129,27 @@ def _percentile(values: np.ndarray, two_sided: bool) -> Threshold | None:
     level = float(np.percentile(np.abs(values) if two_sided else values, PERCENTILE))
     return Threshold(level, two_sided, f"{_abs('value', two_sided)} ≥ {level:.3g} "
                                        f"(the {PERCENTILE:g}th percentile of the map's non-zero values)")
+
+
+NIFTI_INTENT_TTEST, NIFTI_INTENT_FTEST, NIFTI_INTENT_CHISQ = 3, 4, 6
+SPM_DESCRIP = re.compile(r"SPM\{([TF])_\[([0-9.]+)(?:,\s*([0-9.]+))?\]\}")
+
+
+def dof_from_header(intent_code: int, intent_params, descrip: str = "") -> float | tuple[float, float] | None:
+    """Degrees of freedom written in the file: the NIfTI intent (t, F, chi-squared) or SPM's ``SPM{T_[20.0]}``.
+
+    SPM writes its statistic maps with intent 0 and the degrees of freedom in
+    ``descrip``; FSL and nibabel users set the intent. None when neither says.
+    """
+    params = [float(p) for p in intent_params]
+    if intent_code in (NIFTI_INTENT_TTEST, NIFTI_INTENT_CHISQ) and _positive(params[0]):
+        return params[0]
+    if intent_code == NIFTI_INTENT_FTEST and _positive(params[0]) and _positive(params[1]):
+        return (params[0], params[1])
+    found = SPM_DESCRIP.search(descrip or "")
+    if found is None:
+        return None
+    numbers = [float(g) for g in found.groups()[1:] if g]
+    if not all(map(_positive, numbers)):
+        return None
+    return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])

@@ -65,3 +65,17 @@ def test_masks_parcellations_and_anatomy_have_no_threshold(map_type):
 def test_an_empty_map_thresholds_nothing():
     chosen = thresholds.choose("Other", np.zeros(10))
     assert not chosen.mask(np.zeros(10)).any()
+
+
+@pytest.mark.parametrize("code, params, descrip, expected", [
+    (3, (20.0, 0, 0), "", 20.0),
+    (4, (2.0, 30.0, 0), "", (2.0, 30.0)),
+    (6, (3.0, 0, 0), "", 3.0),
+    (5, (0, 0, 0), "", None),
+    (0, (0, 0, 0), "SPM{T_[24.0]} - contrast 1: faces", 24.0),
+    (0, (0, 0, 0), "SPM{F_[1.0,61.0]} - contrast 2", (1.0, 61.0)),
+    (3, (0, 0, 0), "FSL5.0", None),
+    (3, (float("nan"), 0, 0), "", None),
+])
+def test_degrees_of_freedom_from_the_header(code, params, descrip, expected):
+    assert thresholds.dof_from_header(code, params, descrip) == expected
