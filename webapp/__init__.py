@@ -9,6 +9,7 @@ from .config import Config
 from .email import init_outbox
 from .extensions import celery, csrf, db, mail, migrate, security
 from .incoming import StreamingRequest
+from .numbers import AsciiIntegerConverter
 from .storage import storage_from_config
 
 
@@ -19,6 +20,7 @@ def create_app(config=None):
         settings = settings()
     app = Flask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
     app.request_class = StreamingRequest
+    app.url_map.converters["int"] = AsciiIntegerConverter
     load_settings(app, settings)
     make_instance_folders(app)
     register_extensions(app)
