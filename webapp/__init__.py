@@ -9,6 +9,7 @@ from .config import Config
 from .email import init_outbox
 from .extensions import celery, csrf, db, mail, migrate, security
 from .incoming import StreamingRequest
+from .numbers import AsciiIntegerConverter
 from .storage import storage_from_config
 
 
@@ -19,6 +20,7 @@ def create_app(config=None):
         settings = settings()
     app = Flask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
     app.request_class = StreamingRequest
+    app.url_map.converters["int"] = AsciiIntegerConverter
     load_settings(app, settings)
     make_instance_folders(app)
     register_extensions(app)
@@ -70,9 +72,20 @@ def register_extensions(app):
     init_outbox(app)
     csrf.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    end_sessions_on_logout(security)
     init_page_cache(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
+
+
+def end_sessions_on_logout(security):
+    """No login tokens from Flask-Security, and a logout that ends the session server-side (``webapp/auth.py``)."""
+    from flask_login import user_logged_out
+
+    from .auth import end_sessions_everywhere, refuse_login_tokens
+
+    security.login_manager.request_loader(refuse_login_tokens)
+    user_logged_out.connect(end_sessions_everywhere)
 
 
 def register_blueprints(app):

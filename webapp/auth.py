@@ -7,7 +7,7 @@ alone: a wrong or revoked one is a 401, never a fall-back to a cookie.
 
 from datetime import timedelta
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_security import current_user
 
 from .extensions import db
@@ -60,3 +60,27 @@ def session_user():
     if current_user and current_user.is_authenticated:
         return current_user._get_current_object()
     return None
+
+
+def refuse_login_tokens(request):
+    """Flask-Security's request loader, replaced: its own login tokens open nothing, anywhere.
+
+    Its loader reads a token from ``?auth_token=``, a JSON body or a header, and Flask-Login
+    asks it whenever a request has no session, so a token in a link (kept in histories, logs and
+    ``Referer``) opened private pages. Scripts use API tokens in the ``Authorization`` header
+    (``user_from_token_header``); browsers use the session cookie.
+    """
+    return None
+
+
+def end_sessions_everywhere(sender, user=None, **extra):
+    """On logout, give the user a new ``fs_uniquifier``: every session and remember cookie they hold dies.
+
+    Sessions are signed cookies, so clearing the browser's copy leaves a saved copy valid; the
+    uniquifier they name is the one server-side thing a cookie needs, so changing it is the
+    logout ("log out everywhere", docs/security.md). API tokens are separate and stay valid.
+    """
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "fs_uniquifier", None):
+        return
+    current_app.extensions["security"].datastore.set_uniquifier(user)
+    db.session.commit()

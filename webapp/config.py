@@ -128,6 +128,7 @@ class Config:
         self.SECURITY_POST_LOGOUT_VIEW = "/"
         self.SECURITY_POST_CONFIRM_VIEW = "/accounts/login"
         self.SECURITY_TOKEN_AUTHENTICATION_HEADER = "X-Neurodrop-Session-Token"
+        self.SECURITY_API_ENABLED_METHODS = ["session"]  # its login tokens are refused (webapp/auth.py)
         self.SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import request
 
 from .models import Collection, Image
+from .numbers import ascii_integer
 from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 
 SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
@@ -21,7 +22,8 @@ MAX_PAGE = 10**6
 
 def page_number():
     """The 1-based page asked for; anything unreadable is the first page, anything huge the (empty) last."""
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    number = ascii_integer(request.args.get("page", "1"), max_digits=100)
+    return min(max(number or 1, 1), MAX_PAGE)
 
 
 def like_pattern(words):

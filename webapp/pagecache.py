@@ -115,6 +115,7 @@ def is_shareable_response(response):
         and not response.is_streamed
         and "Set-Cookie" not in response.headers
         and "csrf_token" not in g
+        and "no-store" not in response.headers.get("Cache-Control", "")
         and not session.modified
     )
 

@@ -1,18 +1,26 @@
 """Hostile values in URLs and query strings get a clear 4xx on every route, never a 500: numbers past
-the database's integers, NUL bytes, very long strings, pages beyond any end."""
+the database's integers, NUL bytes, very long strings, pages beyond any end, other scripts' digits."""
+
+import base64
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter
 
 from .conftest import build_world
 
-HUGE_NUMBERS = (2**31, 2**63, 10**30)
-HOSTILE_STRINGS = ("%00", "a%00b", "x" * 3000, "%2e%2e%2f%2e%2e%2fetc", "%F0%9F%A7%A0", "'%20OR%201=1--")
+#: "²".isdigit() is true but int("²") raises; int("٣") is 3 and int("１２") is 12 (issue 21, item 8).
+NON_ASCII_DIGITS = ("²", "٣", "１２", "1²", "߁")
+HUGE_NUMBERS = (2**31, 2**63, 10**30, *(quote(digits) for digits in NON_ASCII_DIGITS))
+HOSTILE_STRINGS = (*(quote(digits) for digits in NON_ASCII_DIGITS), "%00", "a%00b", "x" * 3000, "%2e%2e%2f%2e%2e%2fetc", "%F0%9F%A7%A0", "'%20OR%201=1--")
 LIST_PATHS = ("/collections/", "/images/", "/collections/mine", "/api/collections/", "/api/images/",
               "/api/my_collections/")
 HOSTILE_QUERIES = ("page=99999999999999999999", "page=-1", "page=abc", "page=1e9", "offset=99999999999999999999",
                    "offset=-5", "limit=99999999999", "limit=-1", "per_page=1000000", "owner=99999999999999999999",
-                   "owner=abc", "sort=%00", "q=%00", "q=" + "x" * 5000, "map_type=%00", "modality=" + "%ff" * 20)
+                   "owner=abc", *(f"{name}={quote(digits)}" for name in ("owner", "page", "limit", "offset")
+                                  for digits in NON_ASCII_DIGITS), "sort=%00", "q=%00", "q=" + "x" * 5000, "map_type=%00", "modality=" + "%ff" * 20)
 
 
 @pytest.fixture
@@ -107,3 +115,57 @@ def test_nul_bytes_in_bodies_are_a_clear_no(world):
     assert api.patch(f"/api/collections/{collection_id}/", json={"description": "\x00"},
                      headers=headers).status_code < 500
     assert api.get("/api/collections/?name=%00", headers=headers).status_code < 500
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_ids_and_lengths_are_ascii_digits_only(world):
+    """Other scripts' digits name nothing: not a 500 ("²"), and not the id they would mean to int() ("٣" is 3)."""
+    client = world.clients["anonymous"]
+    headers = {"Authorization": f"Token {world.tokens['owner']}"}
+    collection_id, image_id = world.ids["public_collection"], world.ids["public_image"]
+    assert client.get(f"/api/collections/{collection_id}/").status_code == 200
+    arabic = "".join(chr(0x0660 + int(digit)) for digit in str(collection_id))
+    for ref in ("²", arabic, "".join(chr(0xFF10 + int(digit)) for digit in str(collection_id))):
+        assert client.get(f"/api/collections/{quote(ref)}/").status_code == 404, ref
+        assert client.get(f"/api/collections/{quote(ref)}/images/").status_code == 404, ref
+        assert client.get(f"/collections/{quote(ref)}").status_code == 404, ref
+    arabic_image = "".join(chr(0x0660 + int(digit)) for digit in str(image_id))
+    assert client.get(f"/api/images/{image_id}/").status_code == 200
+    assert client.get(f"/api/images/{quote(arabic_image)}/").status_code == 404
+    assert client.get(f"/images/{quote(arabic_image)}").status_code == 404
+    for owner in ("²", "٣", str(world.ids["owner"]).translate({ord("0") + d: 0x0660 + d for d in range(10)})):
+        answer = client.get(f"/api/collections/?owner={quote(owner)}")
+        assert answer.status_code == 400 and "owner" in answer.get_json(), owner
+    for name in ("limit", "offset"):
+        answer = client.get(f"/api/images/?{name}={quote('٣')}")
+        assert answer.status_code == 400 and name in answer.get_json()
+    tus = {**headers, "Tus-Resumable": "1.0.0", "Upload-Length": "10"}
+    for value in ("²", "٣", str(collection_id).translate({ord("0") + d: 0x0660 + d for d in range(10)})):
+        answer = client.post("/api/uploads/", headers={**tus, "Upload-Metadata": f"collection_id {b64(value)},"
+                                                                                    f"filename {b64('a.nii')}"})
+        assert answer.status_code == 400 and "collection_id" in answer.get_json()["detail"], value
+    for length in ("²", "¹²", "1²"):
+        answer = client.post("/api/uploads/", headers={**tus, "Upload-Length": length, "Upload-Metadata":
+                                                       f"collection_id {b64(str(collection_id))},filename {b64('a')}"})
+        assert answer.status_code == 400 and "Upload-Length" in answer.get_json()["detail"], length
+
+
+DIGIT_LIKE = st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(digits=DIGIT_LIKE)
+def test_fuzz_digit_like_text_never_500(world, digits):
+    """Any mix of Unicode digits and numerals as an id, a filter, a page or a tus length: a 4xx or an empty answer."""
+    client = world.clients["anonymous"]
+    token = {"Authorization": f"Token {world.tokens['owner']}"}
+    for url in (f"/api/collections/{quote(digits)}/", f"/api/images/{quote(digits)}/", f"/images/{quote(digits)}",
+                f"/api/collections/?owner={quote(digits)}", f"/api/images/?offset={quote(digits)}",
+                f"/collections/?page={quote(digits)}"):
+        assert client.get(url).status_code in (200, 400, 404), url
+    tus = {**token, "Tus-Resumable": "1.0.0", "Upload-Length": "10",
+           "Upload-Metadata": f"collection_id {b64(digits)},filename {b64('a.nii')}"}
+    assert client.post("/api/uploads/", headers=tus).status_code in (400, 404)

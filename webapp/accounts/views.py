@@ -10,6 +10,9 @@ from ..models import ApiToken, Collection, utcnow
 from . import bp
 from .forms import NewTokenForm, RevokeForm
 
+#: The tokens page can show a new secret: no browser, proxy or page cache may keep a copy.
+NEVER_STORED = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+
 
 def active_tokens(user):
     return db.session.scalars(
@@ -35,13 +38,14 @@ def tokens():
         _, new_secret = ApiToken.issue(current_user, form.name.data.strip())
         db.session.commit()
         form = NewTokenForm(formdata=None)
-    return render_template(
+    page = render_template(
         "accounts/tokens.html",
         form=form,
         revoke_form=RevokeForm(),
         tokens=active_tokens(current_user),
         new_secret=new_secret,
-    ), (400 if form.errors else 200)
+    )
+    return page, (400 if form.errors else 200), NEVER_STORED
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])

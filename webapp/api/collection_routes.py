@@ -8,6 +8,7 @@ from ..extensions import db
 from ..files import delete_collection
 from ..ingest import add_image, store_upload, upload_limit_for
 from ..models import Collection, Image
+from ..numbers import ascii_whole_number
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
@@ -29,10 +30,10 @@ def filtered_public_collections():
         if parameter in request.args:
             query = query.where(column == filter_text(parameter))
     if "owner" in request.args:
-        owner = request.args["owner"]
-        if not owner.isdigit() or len(owner) > 9:
+        owner = ascii_whole_number(request.args["owner"], max_digits=9)
+        if owner is None:
             raise field_error("owner", "Select a valid choice. That choice is not one of the available choices.")
-        query = query.where(Collection.owner_id == int(owner))
+        query = query.where(Collection.owner_id == owner)
     return query
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..access import session_can_see
 from ..extensions import db
 from ..models import Collection, Image
+from ..numbers import ASCII_DIGITS, ascii_whole_number
 from .auth import api_user, require_user
 
 MAX_ID_DIGITS = 9
@@ -26,10 +27,11 @@ def share_token_or_none(text):
 
 def collection_by_ref(ref):
     """(collection, share token used) for an id or a share token, or (None, None)."""
-    if ref.isdigit():
-        if len(ref) > MAX_ID_DIGITS:
+    if ASCII_DIGITS.fullmatch(ref):
+        collection_id = ascii_whole_number(ref, MAX_ID_DIGITS)
+        if collection_id is None:
             return None, None
-        return db.session.get(Collection, int(ref), options=[joinedload(Collection.owner)]), None
+        return db.session.get(Collection, collection_id, options=[joinedload(Collection.owner)]), None
     token = share_token_or_none(ref)
     return (Collection.by_share_token(token), token) if token else (None, None)
 

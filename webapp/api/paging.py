@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app, request, url_for
 
 from ..extensions import db
+from ..numbers import ascii_integer
 from .errors import field_error
 
 DEFAULT_LIMIT = 100
@@ -23,10 +24,9 @@ def whole_number(name, default, minimum, maximum):
     raw = request.args.get(name, "")
     if raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise field_error(name, "A valid integer is required.") from None
+    value = ascii_integer(raw, max_digits=100)
+    if value is None:
+        raise field_error(name, "A valid integer is required.")
     if value < minimum:
         raise field_error(name, f"Ensure this value is greater than or equal to {minimum}.")
     if value > maximum:

@@ -12,6 +12,7 @@ import re
 
 from flask import request
 
+from ..numbers import ascii_integer
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES, TEMPLATES, code_for
 from .errors import FieldErrors
 
@@ -110,9 +111,11 @@ def positive_int(value):
     if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
         raise Invalid("A valid integer is required.")
     try:
-        number = int(checked_string(value).strip()) if isinstance(value, str) else int(value)
+        number = ascii_integer(checked_string(value), max_digits=100) if isinstance(value, str) else int(value)
     except (ValueError, OverflowError):
         raise Invalid("A valid integer is required.") from None
+    if number is None:
+        raise Invalid("A valid integer is required.")
     if number < 1:
         raise Invalid("Ensure this value is greater than or equal to 1.")
     if number > MAX_INT:

@@ -11,6 +11,8 @@ import binascii
 from flask import abort, request
 from werkzeug.http import http_date
 
+from ..numbers import ascii_whole_number
+
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "expiration")
 OFFSET_STREAM = "application/offset+octet-stream"
@@ -30,10 +32,10 @@ def non_negative_header(name):
     value = request.headers.get(name)
     if value is None:
         abort(400, f"The {name} header is required.")
-    value = value.strip()
-    if not value.isdigit() or len(value) > 19:
-        abort(400, f"{name}={value!r}: expected a whole number of bytes.")
-    return int(value)
+    number = ascii_whole_number(value.strip(), max_digits=18)
+    if number is None:
+        abort(400, f"{name}={value.strip()!r}: expected a whole number of bytes (ASCII digits 0-9).")
+    return number
 
 
 def require_offset_stream():

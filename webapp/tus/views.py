@@ -14,6 +14,7 @@ from ..auth import session_user, user_from_token_header
 from ..extensions import csrf, db, get_storage
 from ..ingest import clean_filename
 from ..models import Upload
+from ..numbers import ascii_whole_number
 from ..storage import TooLarge
 from ..urls import absolute_url
 from . import bp, protocol, resumable
@@ -159,9 +160,10 @@ def create():
 def collection_from_metadata(metadata, user):
     """The collection named by ``collection_id``: 400 when missing, 404/403 when not the caller's to fill."""
     value = (metadata.get("collection_id") or "").strip()
-    if not value.isdigit():
+    collection_id = ascii_whole_number(value, max_digits=9)
+    if collection_id is None:
         abort(400, f"Upload-Metadata: collection_id={value!r}: expected the id of one of your collections.")
-    return editable_collection_or_404(int(value), user)
+    return editable_collection_or_404(collection_id, user)
 
 
 @bp.route("/<upload_id>", methods=["HEAD", "PATCH", "DELETE", "OPTIONS"])
