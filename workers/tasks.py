@@ -12,7 +12,6 @@ import logging
 import resource
 from datetime import timedelta
 
-import numpy as np
 import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
@@ -24,7 +23,7 @@ from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
 
-from . import nifti, render, stats
+from . import nifti, series
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -59,16 +58,13 @@ def claim(image_id):
 
 
 def analyse(path, config):
-    """Run the pure steps on a local file: the report, the statistics and the thumbnails."""
-    report, data = nifti.inspect_and_load(
+    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails."""
+    result = series.analyse(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
         max_array_bytes=config["MAX_ARRAY_BYTES"],
     )
-    affine = np.asarray(report.affine, dtype=np.float64)
-    numbers = stats.compute(data, affine)
-    pictures = render.render_all(data, affine)
-    return report.to_dict(), numbers, pictures
+    return result.report, result.numbers, result.pictures
 
 
 def store_pictures(image_id, pictures):
