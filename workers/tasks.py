@@ -23,7 +23,7 @@ from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
 
-from . import nifti, series
+from . import copies, nifti, series
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,26 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def write_results(image_id, report, numbers, stored_pictures):
+def store_copies(image_id, path, report):
+    """Derived files the web tier serves as they are: the gzipped copy of an uncompressed upload (decision 0009).
+
+    Returns (kind, stored object, content type) for each.
+    """
+    if report.get("compressed"):
+        return []
+    storage = get_storage()
+    key = artifact_key(image_id, "gzip", "nii.gz")
+    staged = storage.staging_file()
+    try:
+        copies.write_gzip_copy(path, staged)
+        storage.delete(key)  # a re-run replaces it (committing never overwrites)
+        obj = storage.commit(staged, key)
+    finally:
+        staged.close()
+    return [("gzip", obj, "application/gzip")]
+
+
+def write_results(image_id, report, numbers, stored_pictures, stored_files=()):
     """Every result in one transaction; False when another run already finished the image."""
     image = db.session.get(Image, image_id, with_for_update=True)
     if image is None or image.is_final:
@@ -90,6 +109,9 @@ def write_results(image_id, report, numbers, stored_pictures):
         db.session.add(
             Artifact(image_id=image_id, kind=kind, storage_key=obj.key, width=width, height=height, size=obj.size)
         )
+    for kind, obj, content_type in stored_files:
+        db.session.add(Artifact(image_id=image_id, kind=kind, storage_key=obj.key, content_type=content_type,
+                                size=obj.size))
     db.session.add(
         ImageStats(
             image_id=image_id,
@@ -160,11 +182,12 @@ def process_image(self, image_id):
         try:
             with get_storage().local_path(image.storage_key) as path:
                 outcome = outcome_of(image_id, path)
+                files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
             report, numbers, pictures = outcome[1]
-            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures))
+            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures), files)
         else:
             finished = write_failure(image_id, outcome[1], outcome[2])
     except TRANSIENT_ERRORS as exc:
