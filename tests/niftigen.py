@@ -103,6 +103,29 @@ def mni_like_4d(path, volumes: int = 4, voxel_mm: float = 4.0, **kwargs) -> Path
     return make_nifti(path, series, affine, **kwargs)
 
 
+def write_long_series(path, shape, volumes: int, volume_at, affine=None, *, dtype=np.int16) -> Path:
+    """A 4D series written volume by volume to a gzip stream (level 1), never whole in memory.
+
+    ``volume_at(t)`` gives volume t (shape ``shape``, stored as ``dtype``); the
+    end-to-end tests make series larger than a worker may hold with it.
+    """
+    header = nib.Nifti1Header()
+    header.set_data_shape(tuple(shape) + (volumes,))
+    header.set_data_dtype(dtype)
+    header.set_sform(np.eye(4) if affine is None else affine, 4)
+    header.set_qform(np.eye(4) if affine is None else affine, 4)
+    header.set_data_offset(header.single_vox_offset)
+    header.set_slope_inter(1.0, 0.0)
+    header["xyzt_units"] = 2 + 8
+    header["pixdim"][4] = 2.0
+    path = Path(path)
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(header.binaryblock + b"\0" * (int(header.single_vox_offset) - header.sizeof_hdr))
+        for t in range(volumes):
+            out.write(np.asarray(volume_at(t), dtype=dtype).tobytes(order="F"))
+    return path
+
+
 def _mm_grid(shape, affine) -> np.ndarray:
     ijk = np.indices(shape).reshape(3, -1)
     return (affine[:3, :3] @ ijk + affine[:3, 3:4]).reshape((3,) + tuple(shape))

@@ -86,10 +86,10 @@ class Config:
         self.S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID")
         self.S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY")
 
-        self.MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * GiB)
-        self.USER_QUOTA_BYTES = env_int("USER_QUOTA_BYTES", 20 * GiB)
+        self.MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 32 * GiB)
+        self.USER_QUOTA_BYTES = env_int("USER_QUOTA_BYTES", 100 * GiB)
         self.MAX_PENDING_IMAGES_PER_USER = env_int("MAX_PENDING_IMAGES_PER_USER", 200)
-        self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 4 * GiB)
+        self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 64 * GiB)
         self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)

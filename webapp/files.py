@@ -43,6 +43,7 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
     storage = get_storage()
     handle = storage.open(key)
     size = handle_size(handle)
+    modified = handle_mtime(handle)
     response = send_file(
         handle,
         mimetype=mimetype,
@@ -50,7 +51,8 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
         download_name=name,
         conditional=False,
         max_age=max_age,
-        etag=key.replace("/", "-"),
+        etag=stored_etag(key, size, modified),
+        last_modified=modified,
     )
     response.content_length = size
     try:
@@ -68,6 +70,19 @@ def handle_size(handle):
     """The byte size of an opened stored object: Werkzeug only knows it for paths, and ranges need it."""
     size = getattr(handle, "size", None)
     return size if size is not None else os.fstat(handle.fileno()).st_size
+
+
+def handle_mtime(handle):
+    """When the stored object was last written (a datetime or a timestamp), for Last-Modified and If-Range."""
+    modified = getattr(handle, "last_modified", None)
+    return modified if modified is not None else os.fstat(handle.fileno()).st_mtime
+
+
+def stored_etag(key, size, modified):
+    """Changes when a re-run replaces the object under the same key (thumbnails, copies), so a resumed
+    download never stitches two versions together."""
+    stamp = modified.timestamp() if hasattr(modified, "timestamp") else float(modified)
+    return f"{key.replace('/', '-')}-{size:x}-{int(stamp * 1000):x}"
 
 
 def nifti_mimetype(name):

@@ -406,6 +406,7 @@ class S3Reader(io.RawIOBase):
         self._storage = storage
         self.key = key
         self.size = int(first_response["ContentLength"])
+        self.last_modified = first_response.get("LastModified")
         self._body = first_response["Body"]
         self._position = 0
 

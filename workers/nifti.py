@@ -12,9 +12,12 @@ pieces: its size is counted, up to ``max_decompressed_bytes``, without holding
 it in memory.
 
 Data are decoded here too, from the validated header, in the same single pass
-over the stream (``inspect_and_load``): reading a ``.nii.gz`` once instead of
-twice (once to count, once in nibabel) is most of the pipeline's cost, and the
-array is allocated only after its size was checked against ``max_array_bytes``.
+over the stream: reading a ``.nii.gz`` once instead of twice (once to count,
+once in nibabel) is most of the pipeline's cost. The worker reads volume by
+volume (``open_series``), so a series of any length costs a few volumes of
+memory and ``max_array_bytes`` bounds one volume; ``inspect_and_load`` gives
+the whole array (tests, benchmarks), allocated only after its size was
+checked against ``max_array_bytes``.
 
 Choices for valid but odd files:
 
@@ -47,8 +50,8 @@ from nibabel import nifti1, nifti2
 from nibabel.quaternions import quat2mat
 
 GIB = 2**30
-DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * GIB
-DEFAULT_MAX_ARRAY_BYTES = 2 * GIB
+DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
+DEFAULT_MAX_ARRAY_BYTES = 2 * GIB  # ``inspect_and_load``: the whole array; ``open_series``: one volume
 DEFAULT_MAX_VOXELS = 2**31
 
 INFO, WARNING, ERROR = "info", "warning", "error"
@@ -269,6 +272,30 @@ class _Header:
     def array_bytes(self) -> int:
         """Peak bytes of decoding: the stored bytes plus the float array."""
         return self.data_bytes + self.n_voxels * self.output_dtype.itemsize
+
+    @cached_property
+    def n_volumes(self) -> int:
+        return self.shape[3] if len(self.shape) == 4 else 1
+
+    @cached_property
+    def volume_voxels(self) -> int:
+        return math.prod(self.shape[:3])
+
+    @cached_property
+    def volume_bytes(self) -> int:
+        return self.volume_voxels * self.datatype.bitpix // 8
+
+    @cached_property
+    def volume_array_bytes(self) -> int:
+        """Peak bytes of decoding one volume: its stored bytes plus its float array."""
+        return self.volume_bytes + self.volume_voxels * self.output_dtype.itemsize
+
+    def where_data_end(self) -> str:
+        """For a series cut short: which volume the data stop in, so the researcher knows how much is there."""
+        if self.n_volumes == 1 or self.total_bytes is None:
+            return ""
+        complete = max(0, self.total_bytes - int(self.vox_offset)) // self.volume_bytes
+        return f"; the data end in volume {min(complete, self.n_volumes - 1)} (counting from 0) of {self.n_volumes}"
 
 
 def _sform_affine(raw) -> tuple[np.ndarray | None, str]:
@@ -494,7 +521,7 @@ def _chk_gzip_complete(h: _Header) -> list[Finding]:
     return [Finding("gzip stream", h.total_bytes, ERROR,
                     f"gzip stream={h.total_bytes:,} bytes: the compressed stream stops without its end "
                     f"marker after {h.total_bytes:,} decompressed bytes (the header needs "
-                    f"{int(h.vox_offset) + h.data_bytes:,}): the file is truncated")]
+                    f"{int(h.vox_offset) + h.data_bytes:,}){h.where_data_end()}: the file is truncated")]
 
 
 def _chk_vox_offset_in_file(h: _Header) -> list[Finding]:
@@ -512,7 +539,8 @@ def _chk_data_present(h: _Header) -> list[Finding]:
     return [Finding("dim", h.dims, ERROR,
                     f"dim={h.dims}: the header says {h.n_voxels:,} voxels of {h.datatype.name} "
                     f"({_human_bytes(h.data_bytes)}) from byte {int(h.vox_offset)}, but the file holds "
-                    f"{_human_bytes(h.total_bytes)}{_after_gunzip(h)}: the file is truncated or not NIfTI")]
+                    f"{_human_bytes(h.total_bytes)}{_after_gunzip(h)}{h.where_data_end()}: "
+                    "the file is truncated or not NIfTI")]
 
 
 def _chk_trailing_data(h: _Header) -> list[Finding]:
@@ -524,10 +552,12 @@ def _chk_trailing_data(h: _Header) -> list[Finding]:
 
 
 def _chk_voxel_limit(h: _Header) -> list[Finding]:
-    if h.n_voxels <= h.max_voxels:
+    """Per volume: a series is read one volume at a time, so its length is bounded by the bytes, not here."""
+    if h.volume_voxels <= h.max_voxels:
         return []
     return [Finding("dim", h.dims, ERROR,
-                    f"dim={h.dims}: {h.n_voxels:,} voxels, more than the {h.max_voxels:,} this site reads")]
+                    f"dim={h.dims}: {h.volume_voxels:,} voxels per volume, more than the {h.max_voxels:,} "
+                    "this site reads")]
 
 
 STREAM_CHECKS: tuple[Callable[[_Header], list[Finding]], ...] = (
@@ -780,6 +810,109 @@ def load_data(path, report: Report | None = None, *,
     return data
 
 
+def open_series(path, *, max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+                max_voxels: int = DEFAULT_MAX_VOXELS,
+                max_array_bytes: int = DEFAULT_MAX_ARRAY_BYTES) -> Series:
+    """The worker's path for files of any length: the header checked, then the data one volume at a time.
+
+    ``max_array_bytes`` bounds one volume (its stored bytes plus its floats),
+    not the series: memory stays flat whatever the number of volumes, and the
+    whole file is bounded by the upload limit and ``max_decompressed_bytes``.
+    Use as a context manager: iterate ``volumes()`` once, then ``finish()``.
+    """
+    return _guarded(lambda: Series(path, max_decompressed_bytes, max_voxels, max_array_bytes))
+
+
+class Series:
+    """An opened file whose header passed the checks, read in one pass, volume by volume.
+
+    A gzip stream is inflated once, in bounded pieces, as the volumes are
+    taken; an uncompressed file is read at its offsets. Data that stop early
+    fail with a reason naming the volume where they ended; a claim that cannot
+    fit the decompression cap is settled before any volume is decoded.
+    """
+
+    def __init__(self, path, max_decompressed_bytes: int, max_voxels: int, max_array_bytes: int):
+        self._opened = _Opened(path, max_decompressed_bytes, max_voxels)
+        try:
+            self._check_before_reading(max_array_bytes)
+        except BaseException:
+            self._opened.close()
+            raise
+        h = self.header
+        self.shape = h.shape
+        self.n_volumes = h.n_volumes
+        self.affine = h.affine_choice[1]
+
+    @property
+    def header(self) -> _Header:
+        return self._opened.header
+
+    def _check_before_reading(self, max_array_bytes: int) -> None:
+        opened, h = self._opened, self._opened.header
+        if not h.compressed:
+            h.total_bytes = h.file_bytes  # a plain file's length is known: a short one fails before any work
+            opened.run(STREAM_CHECKS, h)
+        elif int(h.vox_offset) + h.data_bytes > h.max_decompressed_bytes:
+            opened.count_rest()  # can't be satisfied: the stream checks say whether it is a bomb or short
+        if h.volume_array_bytes > max_array_bytes:
+            raise InvalidNifti("dim", h.dims,
+                               f"dim={h.dims}: one volume of {h.volume_voxels:,} voxels of {h.datatype.name} "
+                               f"needs {_human_bytes(h.volume_array_bytes)} of memory to read, more than the "
+                               f"{_human_bytes(max_array_bytes)} this site allows",
+                               findings=opened.findings)
+
+    def volumes(self):
+        """Each volume as floats, shaped (x, y, z), in order; each array is new (keeping one is safe)."""
+        h, source = self.header, self._opened.source
+        offset = int(h.vox_offset)
+        pending = memoryview(self._opened.head)[offset:]
+        source.skip(offset - len(self._opened.head))
+        for _ in range(h.n_volumes):
+            buffer = np.empty(h.volume_bytes, dtype=np.uint8)
+            view = memoryview(buffer)
+            filled = min(len(pending), len(view))
+            view[:filled] = pending[:filled]
+            pending = pending[filled:]
+            if filled < len(view):
+                filled += _guarded(lambda view=view, filled=filled: source.readinto(view[filled:]))
+            if filled < len(view):
+                _guarded(self._opened.count_rest)
+                raise InvalidNifti("dim", h.dims, f"dim={h.dims}: the data end early{h.where_data_end()}",
+                                   findings=self._opened.findings)
+            yield _guarded(lambda buffer=buffer: _decode_volume(buffer, h))
+
+    def finish(self) -> Report:
+        """After the last volume: the rest of the stream checked (cap, end marker, trailing bytes), the report."""
+        return _guarded(self._finish)
+
+    def _finish(self) -> Report:
+        self._opened.count_rest()
+        return _report(self._opened)
+
+    def close(self) -> None:
+        self._opened.close()
+
+    def __enter__(self) -> Series:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def findings_from_counts(n_voxels: int, n_nan: int, n_inf: int, n_values: int) -> list[Finding]:
+    """``value_findings`` from counts gathered volume by volume (a series is never in memory whole)."""
+    if n_voxels and n_nan == n_voxels:
+        return [Finding("data", "all NaN", WARNING, "data=all NaN: every voxel is NaN; the map is empty")]
+    findings = []
+    if n_inf:
+        findings.append(Finding("data", f"{n_inf} infinite", WARNING,
+                                f"data={n_inf:,} infinite voxels: shown as the extremes, left out of statistics"))
+    if n_voxels - n_nan - n_inf and not n_values:
+        findings.append(Finding("data", "all zero", WARNING, "data=all zero: every finite voxel is 0"))
+    return findings
+
+
 def value_findings(data: np.ndarray) -> list[Finding]:
     """Warnings about the values themselves, which the header can't tell.
 
@@ -931,14 +1064,22 @@ def _inspect_and_load(path, max_decompressed_bytes: int, max_voxels: int,
 
 
 def _decode(raw: np.ndarray, h: _Header) -> np.ndarray:
-    """Stored bytes to floats; the buffer is ours, so it is reused when it already is the floats."""
+    return _floats(raw, h).reshape(h.shape, order="F")
+
+
+def _decode_volume(raw: np.ndarray, h: _Header) -> np.ndarray:
+    return _floats(raw, h).reshape(h.shape[:3], order="F")
+
+
+def _floats(raw: np.ndarray, h: _Header) -> np.ndarray:
+    """Stored bytes to scaled floats; the buffer is ours, so it is reused when it already is the floats."""
     stored = np.dtype(h.datatype.numpy).newbyteorder(h.endian)
     data = raw.view(stored).astype(h.output_dtype, copy=False)
     if h.scaling is not None:
         slope, inter = h.scaling
         data *= data.dtype.type(slope)
         data += data.dtype.type(inter)
-    return data.reshape(h.shape, order="F")
+    return data
 
 
 def _report(opened: _Opened) -> Report:

@@ -121,20 +121,37 @@ def glass_brain(data: np.ndarray, affine: np.ndarray) -> bytes:
 def mosaic_4d(data: np.ndarray, affine: np.ndarray) -> bytes:
     """The middle axial slice of up to 16 evenly spaced volumes, in a grid (PNG)."""
     series = data if data.ndim == 4 else data[..., None]
-    picks = np.unique(np.linspace(0, series.shape[3] - 1, min(series.shape[3], MOSAIC_MAX_VOLUMES)).round()
-                      ).astype(int)
-    ras, ras_affine = to_ras(series, affine)
+    picks = mosaic_picks(series.shape[3])
+    planes = [mosaic_plane(series[..., t], affine) for t in picks]
+    return mosaic_png(planes, picks, series.shape[:3], affine)
+
+
+def mosaic_picks(n_volumes: int) -> list[int]:
+    """The volumes a mosaic shows, evenly spaced; a series read volume by volume keeps only their planes."""
+    return np.unique(np.linspace(0, n_volumes - 1, min(n_volumes, MOSAIC_MAX_VOLUMES)).round()).astype(int).tolist()
+
+
+def mosaic_plane(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """One volume's middle axial slice in RAS orientation, NaN as 0 (a copy: the volume can be let go)."""
+    ras, _ras_affine = to_ras(volume, affine)
+    plane = np.array(ras[:, :, ras.shape[2] // 2])
+    plane[np.isnan(plane)] = 0
+    return plane
+
+
+def mosaic_png(planes: list[np.ndarray], picks: list[int], volume_shape, affine: np.ndarray) -> bytes:
+    """The mosaic of ``mosaic_plane``s, labelled with their volume numbers."""
+    _ras, ras_affine = to_ras(np.empty(tuple(volume_shape[:3]) + (0,)), affine)  # the affine only: no voxels
     zooms = _zooms(ras_affine)
-    middle = ras.shape[2] // 2
-    slices = [np.where(np.isnan(plane), 0, plane) for plane in (ras[:, :, middle, t] for t in picks)]
-    scale = colour_scale(np.stack(slices))
+    width, height = planes[0].shape
+    scale = colour_scale(np.stack(planes))
     columns = math.ceil(math.sqrt(len(picks)))
     rows = math.ceil(len(picks) / columns)
     tile_w = max(1, (MOSAIC_WIDTH - GAP * (columns - 1)) // columns)
-    tile_h = _clamp(round(tile_w * ras.shape[1] * zooms[1] / (ras.shape[0] * zooms[0])))
+    tile_h = _clamp(round(tile_w * height * zooms[1] / (width * zooms[0])))
     canvas = _canvas((columns * tile_w + GAP * (columns - 1), rows * tile_h + GAP * (rows - 1)), scale)
     draw = ImageDraw.Draw(canvas)
-    for n, (t, plane) in enumerate(zip(picks, slices, strict=True)):
+    for n, (t, plane) in enumerate(zip(picks, planes, strict=True)):
         tile = _panel(plane, scale, (tile_w, tile_h))
         x, y = (n % columns) * (tile_w + GAP), (n // columns) * (tile_h + GAP)
         canvas.paste(tile, (x, y))

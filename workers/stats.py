@@ -12,7 +12,8 @@ Which voxels count, so the numbers mean the same thing on every page:
 * For 4D images the summary, the peak and the flags are about the first
   volume (NeuroVault's ``not_in_mni`` looks at the first volume too), and
   ``volumes`` lists min/max/mean/std of each volume (values as above), up to
-  ``MAX_VOLUMES_LISTED``.
+  ``MAX_VOLUMES_LISTED``. A series is summarised in one pass (``SeriesSummary``),
+  which also gives the temporal mean, SD and tSNR maps.
 
 NeuroVault's flags, following ``neurovault/apps/statmaps/utils.py``:
 
@@ -44,35 +45,48 @@ from workers.mni import mni_brain_mask, mni_coverage
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 HISTOGRAM_BINS = 50
-MAX_VOLUMES_LISTED = 500
+MAX_VOLUMES_LISTED = 10_000
 THRESHOLDED_SHARE = 0.85
 MAX_PARCELLATION_LABELS = 1200
 
 
 def compute(data: np.ndarray, affine: np.ndarray, *,
             brain_mask: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-    """Every statistic of an image, as a JSON-ready dict.
+    """Every statistic of an image held in memory, as a JSON-ready dict.
 
     ``brain_mask`` is (boolean array, affine); by default the MNI152 2 mm
     brain mask.
+    """
+    data = np.asarray(data)
+    volumes = volume_summaries(data) if data.ndim == 4 else None
+    return first_volume_statistics(first_volume(data), affine, shape=data.shape, volumes=volumes,
+                                   brain_mask=brain_mask)
+
+
+def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, volumes: list[dict] | None = None,
+                            brain_mask: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """The statistics of an image from its first volume, its shape and its per-volume summaries.
+
+    A series is read volume by volume, so this is all that is ever held of it
+    (``SeriesSummary`` gathers ``volumes`` on the way).
 
     Each pass over the volume is made once and shared: the values' mask
     serves the counts, the values and the MNI coverage; one sort serves the
     summary, the percentiles, the histogram and the peak's value.
     """
-    data = np.asarray(data)
+    shape = [int(s) for s in shape]
+    total = len(shape) == 4 and shape[3] or 1
     affine = np.asarray(affine, dtype=np.float64)
-    volume = first_volume(data)
     classes = classify(volume)
     ordered = np.sort(classes.values)
     mask, mask_affine = brain_mask if brain_mask is not None else mni_brain_mask()
-    coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=data.size,
+    coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=math.prod(shape),
                             excursion=classes.mask if classes.n_inf == 0 else None)
     counts = voxel_counts(volume.size, classes.n_nan, classes.n_zero, ordered.size)
     thresholded, perc_bad = thresholded_share(volume.size, classes.n_nan + classes.n_zero)
     out = {
-        "shape": list(data.shape),
-        "n_volumes": n_volumes(data),
+        "shape": shape,
+        "n_volumes": total,
         **counts,
         **sorted_summary(ordered),
         "percentiles": percentiles(ordered),
@@ -83,10 +97,75 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
         **coverage,
         "not_mni": not_mni(coverage["brain_coverage"], coverage["perc_voxels_outside"]),
         "inferred_map_type": infer_map_type(ordered, ordered=True),
-        "volumes": volume_summaries(data) if data.ndim == 4 else [sorted_summary(ordered)],
-        "volumes_truncated": n_volumes(data) > MAX_VOLUMES_LISTED,
+        "volumes": volumes if volumes is not None else [sorted_summary(ordered)],
+        "volumes_truncated": total > MAX_VOLUMES_LISTED,
     }
     return jsonable(out)
+
+
+class SeriesSummary:
+    """What one pass over a series gathers, a volume at a time: per-volume summaries, value counts,
+    and the temporal mean and standard deviation of every voxel.
+
+    The temporal sums are of each volume minus the first (in float64), so a
+    signal of 1000 with a deviation of 1 keeps its precision; memory is a few
+    volumes whatever the length of the series.
+    """
+
+    def __init__(self, temporal: bool = True):
+        self.temporal = temporal
+        self.volumes: list[dict] = []
+        self.n_volumes = 0
+        self.n_voxels = self.n_nan = self.n_inf = self.n_values = 0
+        self._first = self._sum = self._squares = None
+
+    def add(self, volume: np.ndarray) -> None:
+        classes = classify(volume)
+        if len(self.volumes) < MAX_VOLUMES_LISTED:
+            self.volumes.append(summary(classes.values))
+        self.n_volumes += 1
+        self.n_voxels += volume.size
+        self.n_nan += classes.n_nan
+        self.n_inf += classes.n_inf
+        self.n_values += classes.values.size
+        if self.temporal:
+            self._accumulate(volume)
+
+    def _accumulate(self, volume: np.ndarray) -> None:
+        if self._first is None:
+            self._first = volume.astype(np.float64)
+            self._sum = np.zeros(volume.shape, np.float64)
+            self._squares = np.zeros(volume.shape, np.float64)
+            return
+        shifted = np.subtract(volume, self._first, dtype=np.float64)
+        self._sum += shifted
+        np.square(shifted, out=shifted)
+        self._squares += shifted
+
+    def temporal_mean(self) -> np.ndarray:
+        return (self._first + self._sum / self.n_volumes).astype(np.float32)
+
+    def temporal_sd(self) -> np.ndarray:
+        """Population SD (numpy's ``std`` default, ddof=0)."""
+        mean_shift = self._sum / self.n_volumes
+        variance = self._squares / self.n_volumes - mean_shift * mean_shift
+        return np.sqrt(np.maximum(variance, 0)).astype(np.float32)
+
+
+def tsnr_map(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Temporal SNR, mean / SD; 0 where the SD is 0 (constant voxels, background) or the mean is NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tsnr = np.where(sd > 0, mean / sd, 0).astype(np.float32)
+    tsnr[~np.isfinite(tsnr)] = 0
+    return tsnr
+
+
+def series_numbers(mean: np.ndarray, tsnr: np.ndarray) -> dict:
+    """The series' own numbers for its page: median tSNR and temporal mean over voxels with signal."""
+    signal = np.isfinite(mean) & (mean != 0) & (tsnr != 0)
+    if not np.any(signal):
+        return {"tsnr_median": None, "tmean_median": None}
+    return {"tsnr_median": float(np.median(tsnr[signal])), "tmean_median": float(np.median(mean[signal]))}
 
 
 @dataclass(frozen=True)

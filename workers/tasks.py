@@ -12,7 +12,6 @@ import logging
 import resource
 from datetime import timedelta
 
-import numpy as np
 import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
@@ -24,7 +23,7 @@ from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
 
-from . import nifti, render, stats
+from . import copies, nifti, series
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -59,16 +58,13 @@ def claim(image_id):
 
 
 def analyse(path, config):
-    """Run the pure steps on a local file: the report, the statistics and the thumbnails."""
-    report, data = nifti.inspect_and_load(
+    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails."""
+    result = series.analyse(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
         max_array_bytes=config["MAX_ARRAY_BYTES"],
     )
-    affine = np.asarray(report.affine, dtype=np.float64)
-    numbers = stats.compute(data, affine)
-    pictures = render.render_all(data, affine)
-    return report.to_dict(), numbers, pictures
+    return result.report, result.numbers, result.pictures
 
 
 def store_pictures(image_id, pictures):
@@ -82,7 +78,26 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def write_results(image_id, report, numbers, stored_pictures):
+def store_copies(image_id, path, report):
+    """Derived files the web tier serves as they are: the gzipped copy of an uncompressed upload (decision 0009).
+
+    Returns (kind, stored object, content type) for each.
+    """
+    if report.get("compressed"):
+        return []
+    storage = get_storage()
+    key = artifact_key(image_id, "gzip", "nii.gz")
+    staged = storage.staging_file()
+    try:
+        copies.write_gzip_copy(path, staged)
+        storage.delete(key)  # a re-run replaces it (committing never overwrites)
+        obj = storage.commit(staged, key)
+    finally:
+        staged.close()
+    return [("gzip", obj, "application/gzip")]
+
+
+def write_results(image_id, report, numbers, stored_pictures, stored_files=()):
     """Every result in one transaction; False when another run already finished the image."""
     image = db.session.get(Image, image_id, with_for_update=True)
     if image is None or image.is_final:
@@ -94,6 +109,9 @@ def write_results(image_id, report, numbers, stored_pictures):
         db.session.add(
             Artifact(image_id=image_id, kind=kind, storage_key=obj.key, width=width, height=height, size=obj.size)
         )
+    for kind, obj, content_type in stored_files:
+        db.session.add(Artifact(image_id=image_id, kind=kind, storage_key=obj.key, content_type=content_type,
+                                size=obj.size))
     db.session.add(
         ImageStats(
             image_id=image_id,
@@ -164,11 +182,12 @@ def process_image(self, image_id):
         try:
             with get_storage().local_path(image.storage_key) as path:
                 outcome = outcome_of(image_id, path)
+                files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
             report, numbers, pictures = outcome[1]
-            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures))
+            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures), files)
         else:
             finished = write_failure(image_id, outcome[1], outcome[2])
     except TRANSIENT_ERRORS as exc:

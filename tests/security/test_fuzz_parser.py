@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import niftigen as gen
-from workers.nifti import InvalidNifti, inspect, inspect_and_load
+from workers.nifti import InvalidNifti, inspect, inspect_and_load, open_series
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 MAX_DECOMPRESSED = 2**20
@@ -63,10 +63,18 @@ def sources(tmp_path_factory):
     }
 
 
+def read_series(path):
+    with open_series(path, max_decompressed_bytes=MAX_DECOMPRESSED, max_array_bytes=MAX_ARRAY) as series:
+        for _volume in series.volumes():
+            pass
+        return series.finish()
+
+
 def read_within_bounds(path):
-    """Both entry points on ``path``: each returns or raises InvalidNifti, within the allocation bound."""
+    """Every entry point on ``path``: each returns or raises InvalidNifti, within the allocation bound."""
     for read in (lambda: inspect(path, max_decompressed_bytes=MAX_DECOMPRESSED),
-                 lambda: inspect_and_load(path, max_decompressed_bytes=MAX_DECOMPRESSED, max_array_bytes=MAX_ARRAY)):
+                 lambda: inspect_and_load(path, max_decompressed_bytes=MAX_DECOMPRESSED, max_array_bytes=MAX_ARRAY),
+                 lambda: read_series(path)):
         tracemalloc.start()
         try:
             read()

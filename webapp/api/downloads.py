@@ -2,8 +2,10 @@
 
 nilearn saves every download as ``image_<id>.nii.gz`` and nibabel then refuses
 raw NIfTI under that name, and NeuroVault stores every upload gzipped. So an
-upload that arrived gzipped is sent byte for byte (ranges work), and one that
-arrived uncompressed is gzipped while it is sent (memory stays at one chunk).
+upload that arrived gzipped is sent byte for byte, and one that arrived
+uncompressed is sent as the gzipped copy its worker stored (both have a length,
+ranges and an ETag); images processed before copies existed are gzipped while
+sent (memory stays at one chunk).
 The exact original is always at the image page's download link.
 """
 
@@ -57,10 +59,18 @@ def attachment(name):
 
 
 def send_gzipped_nifti(image):
-    """The map as ``.nii.gz`` bytes, as application/gzip, never with a Content-Encoding header."""
+    """The map as ``.nii.gz`` bytes, as application/gzip, never with a Content-Encoding header.
+
+    Stored bytes whenever there are some (the upload, or the worker's gzipped copy of an
+    uncompressed one), so the download has a length and resumes; gzipping while sending is
+    left for images processed before the worker made copies.
+    """
     name = gzipped_name(image)
     if stored_gzipped(image):
         return send_stored(image.storage_key, mimetype="application/gzip", name=name, as_attachment=True)
+    copy = image.artifact("gzip")
+    if copy is not None:
+        return send_stored(copy.storage_key, mimetype="application/gzip", name=name, as_attachment=True)
     response = Response(stream_with_context(gzip_chunks(image.storage_key)), mimetype="application/gzip")
     response.headers["Content-Disposition"] = attachment(name)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -81,6 +81,29 @@ def viewer_range(stats):
     return {"volumes": n_volumes, "min": low, "max": high, "signed": low is None or low < 0}
 
 
+PLOT_WIDTH, PLOT_HEIGHT = 600, 120
+
+
+def mean_over_time(stats):
+    """The series' plot: each volume's mean as an SVG polyline in a PLOT_WIDTH x PLOT_HEIGHT box.
+
+    Drawn on the server like the histogram (no script, nothing to download);
+    None for a single volume or when no volume has a mean.
+    """
+    volumes = (stats or {}).get("volumes") or []
+    if (stats or {}).get("n_volumes", 1) < 2 or len(volumes) < 2:
+        return None
+    means = [(t, v.get("mean")) for t, v in enumerate(volumes) if v.get("mean") is not None]
+    if not means:
+        return None
+    low, high = min(m for _, m in means), max(m for _, m in means)
+    span = (high - low) or 1.0
+    step = PLOT_WIDTH / (len(volumes) - 1)
+    points = " ".join(f"{t * step:.1f},{PLOT_HEIGHT - (m - low) / span * PLOT_HEIGHT:.1f}" for t, m in means)
+    return {"points": points, "low": low, "high": high, "n": len(volumes), "width": PLOT_WIDTH,
+            "height": PLOT_HEIGHT}
+
+
 @bp.route("/<int:image_id>")
 @shared_with_visitors
 def detail(image_id):
@@ -93,6 +116,7 @@ def detail(image_id):
         thumbnails=thumbnails,
         stats=image.stats.data if image.stats else None,
         viewer=viewer_range(image.stats.data if image.stats else None),
+        over_time=mean_over_time(image.stats.data if image.stats else None),
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
     )

@@ -1,0 +1,124 @@
+"""The streaming pass: the same numbers and pictures as the in-memory path, memory flat in the number of volumes."""
+
+import gzip
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from tests import niftigen as gen
+from workers import nifti, render, series, stats
+
+
+def series_data(volumes, voxel_mm=8.0, seed=1):
+    data, affine = gen.mni_like_data(voxel_mm)
+    rng = np.random.default_rng(seed)
+    drift = 100 + rng.standard_normal((1, 1, 1, volumes)).astype(np.float32)
+    noise = rng.standard_normal(data.shape + (volumes,)).astype(np.float32)
+    return np.where(data[..., None] != 0, data[..., None] * 10 + drift + noise, 0).astype(np.float32), affine
+
+
+@pytest.mark.parametrize("name", ["series.nii.gz", "series.nii"])
+def test_a_series_gives_the_in_memory_numbers_and_temporal_maps(tmp_path, name):
+    data, affine = series_data(12)
+    path = gen.make_nifti(tmp_path / name, data, affine)
+    result = series.analyse(path)
+
+    expected = stats.compute(nifti.inspect_and_load(path)[1], affine)
+    numbers = dict(result.numbers)
+    facts = numbers.pop("series")
+    assert numbers == expected
+    for got, volume in zip(result.numbers["volumes"], np.moveaxis(data, -1, 0), strict=True):
+        values = volume[volume != 0].astype(np.float64)
+        assert got["mean"] == pytest.approx(values.mean(), rel=1e-9)
+        assert got["std"] == pytest.approx(values.std(), rel=1e-9)
+    np.testing.assert_allclose(result.maps["tmean"], data.mean(axis=-1), rtol=1e-5)
+    sd = data.astype(np.float64).std(axis=-1)
+    inside = sd > 0
+    np.testing.assert_allclose(result.maps["tsnr"][inside], data.mean(axis=-1)[inside] / sd[inside], rtol=1e-4)
+    assert facts["n_volumes"] == 12 and facts["tsnr_median"] > 1
+    assert result.pictures["mosaic"] == render.mosaic_4d(data, affine)
+    assert {"glass_brain", "ortho", "mosaic", "tmean", "tsnr"} <= set(result.pictures)
+
+
+def test_a_3d_map_gives_what_it_gave_before(tmp_path):
+    path = gen.mni_like_map(tmp_path / "map.nii.gz", voxel_mm=4)
+    report, data = nifti.inspect_and_load(path)
+    result = series.analyse(path)
+    affine = np.asarray(report.affine)
+    assert result.numbers == stats.compute(data, affine)
+    assert result.pictures == render.render_all(data, affine)
+    assert result.report == report.to_dict() and result.maps == {}
+
+
+def test_tr_and_units_come_from_the_header(tmp_path):
+    data, affine = series_data(3)
+    path = gen.make_nifti(tmp_path / "tr.nii", data, affine)
+    raw = bytearray(path.read_bytes())
+    pixdim = np.frombuffer(raw, dtype="<f4", count=8, offset=76).copy()
+    pixdim[4] = 2.5
+    raw[76:108] = pixdim.tobytes()
+    path.write_bytes(bytes(raw))
+    assert series.analyse(path).numbers["series"] | {"tsnr_median": 0, "tmean_median": 0} == {
+        "n_volumes": 3, "tr": 2.5, "time_unit": "s", "tsnr_median": 0, "tmean_median": 0}
+
+
+def test_a_series_cut_mid_stream_names_the_volume_where_data_end(tmp_path):
+    data, affine = series_data(10)
+    whole = gen.make_nifti(tmp_path / "whole.nii", data, affine).read_bytes()
+    volume_bytes = data[..., 0].nbytes
+    cut = whole[:352 + 6 * volume_bytes + 100]
+    (tmp_path / "cut.nii.gz").write_bytes(gzip.compress(whole)[: len(gzip.compress(cut)) - 40])
+    (tmp_path / "cut.nii").write_bytes(cut)
+    for name in ("cut.nii.gz", "cut.nii"):
+        with pytest.raises(nifti.InvalidNifti) as caught:
+            series.analyse(tmp_path / name)
+        assert "truncated" in str(caught.value) and "of 10" in str(caught.value), str(caught.value)
+    assert "volume 6 (counting from 0) of 10" in str(caught.value)
+
+
+def test_a_header_claiming_far_more_volumes_names_where_the_data_end(tmp_path):
+    """Whether the claim fits the decompression cap (streamed) or not (counted first), the reason is the same."""
+    data, affine = series_data(4)
+    path = gen.make_nifti(tmp_path / "claims.nii.gz", data, affine)
+    gen.write_raw(path, gen._with_fields(gen.read_raw(path), dim=[4, *data.shape[:3], 30_000, 1, 1, 1]), gz=True)
+    for cap in (2**30, nifti.DEFAULT_MAX_DECOMPRESSED_BYTES):
+        with pytest.raises(nifti.InvalidNifti) as caught:
+            series.analyse(path, max_decompressed_bytes=cap)
+        assert caught.value.field == "dim" and "truncated" in str(caught.value)
+        assert "the data end in volume 4 (counting from 0) of 30000" in str(caught.value)
+
+
+def test_a_5d_file_is_refused_by_its_dim(tmp_path):
+    path = gen.make_nifti(tmp_path / "five.nii.gz", np.ones((3, 3, 3, 2, 2), np.float32))
+    with pytest.raises(nifti.InvalidNifti) as caught:
+        series.analyse(path)
+    assert caught.value.field == "dim[0]" and "dim[0]=5" in str(caught.value)
+
+
+def test_one_volume_over_the_array_cap_is_refused(tmp_path):
+    data, affine = series_data(3)
+    path = gen.make_nifti(tmp_path / "big.nii", data, affine)
+    with pytest.raises(nifti.InvalidNifti, match="one volume"):
+        series.analyse(path, max_array_bytes=1000)
+    assert series.analyse(path, max_array_bytes=2 * data[..., 0].nbytes).numbers["n_volumes"] == 3
+
+
+def peak_allocation(path):
+    tracemalloc.start()
+    try:
+        series.analyse(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_is_flat_in_the_number_of_volumes(tmp_path):
+    """Four times the volumes, about the same peak: a few volumes, never the series."""
+    short, affine = series_data(16, voxel_mm=4)
+    long = np.concatenate([short] * 4, axis=-1)
+    peaks = [peak_allocation(gen.make_nifti(tmp_path / f"s{n}.nii.gz", d, affine))
+             for n, d in (("16", short), ("64", long))]
+    volume = short[..., 0].nbytes
+    assert peaks[1] < peaks[0] + 4 * volume, peaks
+    assert peaks[1] < 8 * volume + 16 * 2**20 < long.nbytes, (peaks, long.nbytes)

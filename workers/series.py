@@ -1,0 +1,92 @@
+"""One pass over an uploaded file, a volume at a time: everything the image page shows.
+
+A 4D series can be tens of GiB, so it is never held whole: the reader hands
+out one volume at a time and each step keeps only what it needs from it (the
+first volume for the statistics and the slices, running sums for the temporal
+mean and SD, one axial plane for each volume the mosaic shows). Peak memory is
+a few volumes plus a fixed overhead, whatever the number of volumes. A 3D map
+is the same pass with one volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import nifti, render, stats
+
+
+@dataclass
+class Analysis:
+    """The results of one pass: plain data and PNG bytes; ``maps`` holds a series' temporal maps."""
+
+    report: dict
+    numbers: dict
+    pictures: dict[str, bytes]
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class _Gathered:
+    """What the pass keeps from the volumes it has seen."""
+
+    summary: stats.SeriesSummary
+    picks: list[int]
+    first: np.ndarray | None = None
+    planes: list[np.ndarray] = field(default_factory=list)
+
+
+def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES) -> Analysis:
+    """Check, measure and render a file in one streaming pass; raises ``nifti.InvalidNifti`` for a bad file."""
+    with nifti.open_series(path, max_decompressed_bytes=max_decompressed_bytes,
+                           max_array_bytes=max_array_bytes) as series:
+        affine = series.affine
+        gathered = gather(series.volumes(), series.n_volumes, affine)
+        report = series.finish()
+        shape = series.shape
+    summary = gathered.summary
+    report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
+                                                      summary.n_values))
+    is_series = len(shape) == 4
+    numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
+                                            volumes=summary.volumes if is_series else None)
+    pictures = render.render_all(gathered.first, affine)
+    analysis = Analysis(report.to_dict(), numbers, pictures)
+    if is_series:
+        add_series_results(analysis, gathered, shape, affine)
+    return analysis
+
+
+def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
+    """Feed every volume to the summaries; keep the first volume and the mosaic's planes."""
+    gathered = _Gathered(stats.SeriesSummary(temporal=n_volumes > 1),
+                         render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
+    wanted = set(gathered.picks)
+    for t, volume in enumerate(volumes):
+        if gathered.first is None:
+            gathered.first = volume
+        gathered.summary.add(volume)
+        if t in wanted:
+            gathered.planes.append(render.mosaic_plane(volume, affine))
+    return gathered
+
+
+def add_series_results(analysis: Analysis, gathered: _Gathered, shape, affine: np.ndarray) -> None:
+    """The mosaic, the temporal mean and tSNR maps with their pictures, and the series' numbers."""
+    summary = gathered.summary
+    mean = summary.temporal_mean()
+    tsnr = stats.tsnr_map(mean, summary.temporal_sd())
+    analysis.maps = {"tmean": mean, "tsnr": tsnr}
+    analysis.pictures["mosaic"] = render.mosaic_png(gathered.planes, gathered.picks, shape[:3], affine)
+    analysis.pictures["tmean"] = render.orthogonal_slices(mean, affine)
+    analysis.pictures["tsnr"] = render.orthogonal_slices(tsnr, affine)
+    analysis.numbers["series"] = series_facts(analysis.report, shape) | stats.series_numbers(mean, tsnr)
+
+
+def series_facts(report: dict, shape) -> dict:
+    """Volumes, repetition time and its unit, as the header gives them."""
+    zooms = report.get("zooms") or []
+    tr = zooms[3] if len(zooms) > 3 and isinstance(zooms[3], (int, float)) and zooms[3] > 0 else None
+    return {"n_volumes": int(shape[3]), "tr": tr, "time_unit": (report.get("units") or {}).get("time", "unknown")}
