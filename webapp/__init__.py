@@ -90,18 +90,22 @@ def end_sessions_on_logout(security):
 
 def register_blueprints(app):
     from .accounts import bp as accounts_bp
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .collections import bp as collections_bp
     from .images import bp as images_bp
     from .main import bp as main_bp
+    from .reports import bp as reports_bp
     from .tus import bp as tus_bp
     from .uploads import bp as uploads_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp, url_prefix="/accounts")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(collections_bp, url_prefix="/collections")
     app.register_blueprint(images_bp, url_prefix="/images")
     app.register_blueprint(uploads_bp, url_prefix="/collections")
+    app.register_blueprint(reports_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(tus_bp, url_prefix="/api/uploads")
 
@@ -114,12 +118,14 @@ def register_errorhandlers(app):
 
 def register_security(app):
     """Security headers and CSP, the trusted proxy, and rate limits (after the views they wrap exist)."""
+    from .metrics import init_metrics
     from .ratelimits import init_rate_limits
     from .security_headers import init_security_headers, trust_proxy
 
     trust_proxy(app)
     init_security_headers(app)
     init_rate_limits(app)
+    init_metrics(app)
 
 
 def register_template_helpers(app):

@@ -28,7 +28,7 @@ def session_can_see(collection, user=None):
     user = user if user is not None else current_user
     if collection.visible_to(user):
         return True
-    return collection.share_token in session.get(SHARES_KEY, [])
+    return collection.unpublished_reason is None and collection.share_token in session.get(SHARES_KEY, [])
 
 
 def row_or_none(model, row_id, options=()):
@@ -55,8 +55,9 @@ def editable_collection_or_404(collection_id, user=None):
 
 def visible_image_or_404(image_id, user=None, options=()):
     """The image if the visitor may see its collection, else 404; ``options`` load what the page reads with it."""
+    user = user if user is not None else current_user
     image = row_or_none(Image, image_id, options)
-    if image is None or not session_can_see(image.collection, user):
+    if image is None or not session_can_see(image.collection, user) or image.hidden_from(user):
         abort(404)
     return image
 

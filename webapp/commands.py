@@ -6,7 +6,9 @@ from flask.cli import AppGroup
 from flask_security import hash_password
 
 from .extensions import db, security
+from .limits import parse_size
 from .models import ApiToken, Image, User, utcnow
+from .moderation import unpublish_image
 from .pipeline import queue_processing, reset_for_reprocessing
 
 accounts_cli = AppGroup("accounts", help="Create users and API tokens.")
@@ -47,6 +49,72 @@ def create_token(email, name):
     _, secret = ApiToken.issue(user, name)
     db.session.commit()
     click.echo(secret)
+
+
+@accounts_cli.command("quota")
+@click.argument("email")
+@click.argument("size")
+def set_quota(email, size):
+    """Set the user's storage quota (e.g. 50GiB, 500MB; ``default`` for the site's)."""
+    user = find_user(email)
+    if size.lower() == "default":
+        user.quota_bytes = None
+    else:
+        try:
+            user.quota_bytes = parse_size(size)
+        except ValueError as problem:
+            raise click.BadParameter(str(problem), param_hint="SIZE") from None
+    db.session.commit()
+    shown = "site default" if user.quota_bytes is None else f"{user.quota_bytes:,} bytes"
+    click.echo(f"quota of {user.email}: {shown}")
+
+
+@accounts_cli.command("pending-limit")
+@click.argument("email")
+@click.argument("count")
+def set_pending_limit(email, count):
+    """Set how many of the user's images may wait for a worker at once (``default`` for the site's)."""
+    user = find_user(email)
+    if count.lower() != "default" and not count.isdigit():
+        raise click.BadParameter(f"{count!r}: expected a whole number or default", param_hint="COUNT")
+    user.max_pending_images = None if count.lower() == "default" else int(count)
+    db.session.commit()
+    click.echo(f"pending limit of {user.email}: {user.max_pending_images or 'site default'}")
+
+
+@accounts_cli.command("deactivate")
+@click.argument("email")
+def deactivate(email):
+    """Deactivate the user: signed out everywhere, their API tokens refused, no new log-in."""
+    user = find_user(email)
+    security.datastore.deactivate_user(user)
+    security.datastore.set_uniquifier(user)
+    db.session.commit()
+    click.echo(f"deactivated {user.email}")
+
+
+@accounts_cli.command("reactivate")
+@click.argument("email")
+def reactivate(email):
+    user = find_user(email)
+    security.datastore.activate_user(user)
+    db.session.commit()
+    click.echo(f"reactivated {user.email}")
+
+
+@images_cli.command("unpublish")
+@click.argument("image_id", type=int)
+@click.option("--reason", required=True, help="Why; emailed to the owner.")
+def unpublish(image_id, reason):
+    """Hide a map from everyone but its owner and the administrators, and email the owner why."""
+    image = db.session.get(Image, image_id) if 0 < image_id < 2**31 else None
+    if image is None:
+        raise click.ClickException(f"no image with id {image_id}")
+    try:
+        unpublish_image(image, reason)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem), param_hint="--reason") from None
+    click.echo(f"unpublished image {image_id}; the owner was emailed")
 
 
 @images_cli.command("reprocess")

@@ -132,6 +132,9 @@ class Config:
         self.SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
+        self.METRICS_ALLOWED_ADDRESSES = env_str("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+        self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "5/minute;30/day")
+        self.WORKER_PING_TIMEOUT = float(env_str("WORKER_PING_TIMEOUT", "1.0"))
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "neurodrop")

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_mail import Message, email_dispatched
 
 from .extensions import mail
+from .metrics import email_sent
 
 
 def outbox_path(folder):
@@ -48,4 +49,9 @@ def send_email(subject, recipients, text_body, html_body=None, headers=None):
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers=headers or {},
     )
-    mail.send(message)
+    try:
+        mail.send(message)
+    except Exception:
+        email_sent(False)
+        raise
+    email_sent(True)

@@ -10,6 +10,7 @@ import unicodedata
 from flask import abort, current_app
 
 from .extensions import db, get_storage
+from .limits import pending_limit_for, quota_bytes_for
 from .models import Image
 from .storage import new_key
 
@@ -33,7 +34,7 @@ def display_name(filename):
 
 
 def remaining_quota(user):
-    return max(current_app.config["USER_QUOTA_BYTES"] - user.bytes_stored(), 0)
+    return max(quota_bytes_for(user) - user.bytes_stored(), 0)
 
 
 def upload_limit_for(user, content_length, pending_new=1):
@@ -52,14 +53,14 @@ def upload_limit_for(user, content_length, pending_new=1):
         abort(
             413,
             f"The upload is {content_length:,} bytes but only {quota:,} bytes of your "
-            f"{config['USER_QUOTA_BYTES']:,}-byte quota remain. Delete some images or ask an administrator.",
+            f"{quota_bytes_for(user):,}-byte quota remain. Delete some images or ask an administrator.",
         )
     pending = user.pending_image_count()
-    if pending + pending_new > config["MAX_PENDING_IMAGES_PER_USER"]:
+    if pending + pending_new > pending_limit_for(user):
         abort(
             429,
             f"You have {pending} images waiting to be processed (the limit is "
-            f"{config['MAX_PENDING_IMAGES_PER_USER']}); please wait until some are done.",
+            f"{pending_limit_for(user)}); please wait until some are done.",
         )
     return min(limit, quota)
 

@@ -77,6 +77,9 @@ class User(db.Model, UserMixin):
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Per-user limits set by an administrator; None means the site default (``webapp/limits.py``).
+    quota_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    max_pending_images: Mapped[int | None] = mapped_column()
     roles = relationship("Role", secondary=roles_users, backref=sa.orm.backref("users", lazy="dynamic"))
     collections = relationship("Collection", back_populates="owner", lazy="dynamic")
     tokens = relationship("ApiToken", back_populates="user", lazy="dynamic", cascade="all, delete-orphan")
@@ -149,6 +152,7 @@ class Collection(db.Model):
     private: Mapped[bool] = mapped_column(default=False)
     share_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(24))
     extra: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    unpublished_reason: Mapped[str | None] = mapped_column(sa.Text)
     image_count: Mapped[int] = mapped_column(default=0)
     add_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modify_date: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -160,7 +164,12 @@ class Collection(db.Model):
     __table_args__ = (sa.Index("ix_collection_private_add_date", "private", "add_date"),)
 
     def visible_to(self, user, share_token=None):
-        """Whether this user (or the holder of the share link) may see the collection at all."""
+        """Whether this user (or the holder of the share link) may see the collection at all.
+
+        A collection an administrator unpublished is seen by its owner and the administrators only.
+        """
+        if self.unpublished_reason is not None:
+            return self.editable_by(user)
         if not self.private:
             return True
         if share_token and secrets.compare_digest(share_token, self.share_token):
@@ -172,7 +181,7 @@ class Collection(db.Model):
 
     @classmethod
     def public_query(cls):
-        return sa.select(cls).where(cls.private.is_(False))
+        return sa.select(cls).where(cls.private.is_(False), cls.unpublished_reason.is_(None))
 
     @classmethod
     def doi_taken(cls, doi, other_than=None):
@@ -246,6 +255,8 @@ class Image(db.Model):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notified_status: Mapped[str | None] = mapped_column(sa.String(16))
+    #: Set when an administrator takes the map down: then only its collection's editors see it.
+    unpublished_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     is_thresholded: Mapped[bool] = mapped_column(default=False)
     not_mni: Mapped[bool] = mapped_column(default=False)
@@ -296,10 +307,19 @@ class Image(db.Model):
         """The stored artifact of this kind (e.g. ``glass_brain``), or None."""
         return next((a for a in self.artifacts if a.kind == kind), None)
 
+    def hidden_from(self, user):
+        """Whether an administrator unpublished this map and the user may not edit its collection."""
+        return self.unpublished_reason is not None and not self.collection.editable_by(user)
+
     @classmethod
     def public_query(cls):
-        """Images whose collection anyone may see."""
-        return sa.select(cls).join(Collection, cls.collection_id == Collection.id).where(Collection.private.is_(False))
+        """Published images whose collection anyone may see."""
+        return (
+            sa.select(cls)
+            .join(Collection, cls.collection_id == Collection.id)
+            .where(Collection.private.is_(False), Collection.unpublished_reason.is_(None))
+            .where(cls.unpublished_reason.is_(None))
+        )
 
     @classmethod
     def public_ready_count(cls):
@@ -311,12 +331,16 @@ class Image(db.Model):
         cost grows with the number of public collections and unfinished images, not with the images.
         """
         stored = sa.select(sa.func.coalesce(sa.func.sum(Collection.image_count), 0)).where(
-            Collection.private.is_(False)
+            Collection.private.is_(False), Collection.unpublished_reason.is_(None)
         )
         unfinished = (
             sa.select(sa.func.count(cls.id))
             .join(Collection, cls.collection_id == Collection.id)
-            .where(cls.status.in_([s for s in cls.STATUSES if s != cls.READY]), Collection.private.is_(False))
+            .where(
+                sa.or_(cls.status.in_([s for s in cls.STATUSES if s != cls.READY]), cls.unpublished_reason.isnot(None)),
+                Collection.private.is_(False),
+                Collection.unpublished_reason.is_(None),
+            )
         )
         return db.session.scalar(sa.select(stored.scalar_subquery() - unfinished.scalar_subquery()))
 
@@ -366,5 +390,32 @@ class Upload(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     user = relationship("User")
+    collection = relationship("Collection")
+    image = relationship("Image")
+
+
+class Report(db.Model):
+    """A signed-in visitor's report of a public map or collection, for an administrator to resolve."""
+
+    REASONS = {
+        "copyright": "Copyright or licence problem",
+        "personal-data": "Contains personal or identifying data",
+        "wrong": "Wrong or misleading data",
+        "spam": "Spam or not a brain map",
+        "other": "Something else",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    collection_id: Mapped[int | None] = mapped_column(sa.ForeignKey("collection.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    resolution: Mapped[str] = mapped_column(sa.Text, default="")
+    reporter = relationship("User", foreign_keys=[reporter_id])
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
     collection = relationship("Collection")
     image = relationship("Image")

@@ -4,18 +4,21 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .extensions import db
+from .metrics import image_queued
 from .models import Image, utcnow
 
 
 def mark_queued(image_id):
     """Move an image from ``uploaded`` to ``queued``, unless a worker has already taken it."""
     now = utcnow()
-    db.session.execute(
+    moved = db.session.execute(
         sa.update(Image)
         .where(Image.id == image_id, Image.status == Image.UPLOADED)
         .values(status=Image.QUEUED, queued_at=now, status_changed_at=now)
     )
     db.session.commit()
+    if moved.rowcount:
+        image_queued()
 
 
 def queue_processing(image_ids):

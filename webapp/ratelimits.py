@@ -19,6 +19,7 @@ LIMITED_VIEWS = {
     "RATELIMIT_REGISTER": ("security.register", "security.send_confirmation"),
     "RATELIMIT_RESET": ("security.forgot_password", "security.reset_password"),
     "RATELIMIT_TOKENS": ("accounts.tokens",),
+    "RATELIMIT_REPORTS": ("reports.report_image", "reports.report_collection"),
 }
 
 

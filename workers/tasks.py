@@ -19,6 +19,7 @@ from flask import current_app
 from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from webapp.email import send_email
 from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
@@ -249,6 +250,19 @@ def notify_uploader(self, image_id):
         raise self.retry(exc=exc, countdown=countdown) from exc
     db.session.execute(sa.update(Image).where(Image.id == image_id).values(notified_status=image.status))
     db.session.commit()
+    return True
+
+
+@celery.task(bind=True, acks_late=True, max_retries=None)
+def send_notice(self, subject, recipients, text_body):
+    """Send a message the web tier composed (a moderation notice), retried like the outcome emails."""
+    try:
+        send_email(subject, recipients, text_body)
+    except Exception as exc:
+        if self.request.retries >= current_app.config["MAIL_MAX_RETRIES"]:
+            log.error("giving up on the notice %r to %s", subject, recipients)
+            return False
+        raise self.retry(exc=exc, countdown=min(2 ** min(self.request.retries, 8), 300)) from exc
     return True
 
 

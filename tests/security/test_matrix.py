@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import csrf_token
 from webapp.extensions import db, get_storage
-from webapp.models import ApiToken, Artifact, Collection, Image, Upload, User
+from webapp.models import ApiToken, Artifact, Collection, Image, Report, Upload, User
 from webapp.storage import artifact_key, new_key
 
 from .conftest import ACTORS, build_world
@@ -136,6 +136,36 @@ MATRIX = {
     ("tus.upload", "HEAD", "owner's upload"):             (401, 404, 200, 404, 401),
     ("tus.upload", "PATCH", "owner's upload"):            (401, 404, 204, 404, 401),
     ("tus.upload", "DELETE", "owner's upload"):           (401, 404, 204, 404, 401),
+    # reporting a map or a collection (signed-in visitors, what they can see)
+    ("reports.report_image", "GET", PUB):                 (LOGIN, 200, 200, 200, LOGIN),
+    ("reports.report_image", "GET", PRIV):                (LOGIN, 404, 200, 200, LOGIN),
+    ("reports.report_image", "POST", PUB):                (LOGIN, 302, 302, 302, LOGIN),
+    ("reports.report_image", "POST", PRIV):               (LOGIN, 404, 302, 302, LOGIN),
+    ("reports.report_collection", "GET", PUB):            (LOGIN, 200, 200, 200, LOGIN),
+    ("reports.report_collection", "GET", PRIV):           (LOGIN, 404, 200, 200, LOGIN),
+    ("reports.report_collection", "POST", PUB):           (LOGIN, 302, 302, 302, LOGIN),
+    ("reports.report_collection", "POST", PRIV):          (LOGIN, 404, 302, 302, LOGIN),
+    # the admin area: a 404 to everyone but administrators, as if it did not exist
+    ("admin.index", "GET", None):                         (404, 404, 404, 200, 404),
+    ("admin.users", "GET", None):                         (404, 404, 404, 200, 404),
+    ("admin.user", "GET", None):                          (404, 404, 404, 200, 404),
+    ("admin.user_limits", "POST", None):                  (404, 404, 404, 302, 404),
+    ("admin.user_active", "POST", None):                  (404, 404, 404, 302, 404),
+    ("admin.user_admin", "POST", None):                   (404, 404, 404, 302, 404),
+    ("admin.images", "GET", None):                        (404, 404, 404, 200, 404),
+    ("admin.reprocess", "POST", None):                    (404, 404, 404, 302, 404),
+    ("admin.image_unpublish", "POST", None):              (404, 404, 404, 302, 404),
+    ("admin.image_republish", "POST", None):              (404, 404, 404, 302, 404),
+    ("admin.image_delete", "POST", None):                 (404, 404, 404, 302, 404),
+    ("admin.collections", "GET", None):                   (404, 404, 404, 200, 404),
+    ("admin.collection_unpublish", "POST", None):         (404, 404, 404, 302, 404),
+    ("admin.collection_republish", "POST", None):         (404, 404, 404, 302, 404),
+    ("admin.collection_delete", "POST", None):            (404, 404, 404, 302, 404),
+    ("admin.uploads", "GET", None):                       (404, 404, 404, 200, 404),
+    ("admin.reports", "GET", None):                       (404, 404, 404, 200, 404),
+    ("admin.report_resolve", "POST", None):               (404, 404, 404, 302, 404),
+    # metrics: by address (the test client is 127.0.0.1), not by user
+    ("metrics", "GET", None):                             (200, 200, 200, 200, 200),
     # last: it ends the sessions
     ("security.logout", "POST", None):                    (302, 302, 302, 302, 302),
 }
@@ -234,6 +264,8 @@ class Asker:
         return client.open(path, method=method, headers=self.api_headers(actor), **kwargs)
 
     def ask(self, endpoint, method, target, actor):
+        if endpoint.startswith("admin."):
+            return self.ask_admin(endpoint, method, actor)
         handler = getattr(self, "ask_" + endpoint.replace(".", "_"), None)
         if handler is not None:
             return handler(method, target, actor)
@@ -252,8 +284,55 @@ class Asker:
             "security.change_password": "/accounts/change", "security.verify": "/accounts/verify",
             "security.logout": "/accounts/logout", "accounts.profile": "/accounts/profile",
             "accounts.tokens": "/accounts/tokens", "collections.index": "/collections/",
-            "collections.mine": "/collections/mine", "images.index": "/images/",
+            "collections.mine": "/collections/mine", "images.index": "/images/", "metrics": "/metrics",
         }
+
+    # the admin area -----------------------------------------------------------------------------
+
+    def ask_admin(self, endpoint, method, actor):
+        """Each admin row on objects of its own (a fresh collection for the takedowns), so rows stay independent."""
+        collection_id, image_id, _ = self.fresh_collection(PUB, "owner") if method == "POST" else (None, None, None)
+        other = self.world.ids["other"]
+        with self.app.app_context():
+            report = Report(reporter_id=other, image_id=image_id, reason="spam") if image_id else None
+            if report is not None:
+                db.session.add(report)
+                db.session.commit()
+            report_id = report.id if report is not None else None
+        paths = {
+            "admin.index": ("/admin/", None), "admin.users": ("/admin/users", None),
+            "admin.user": (f"/admin/users/{other}", None), "admin.images": ("/admin/images?status=failed", None),
+            "admin.collections": ("/admin/collections?q=study", None), "admin.uploads": ("/admin/uploads", None),
+            "admin.reports": ("/admin/reports", None),
+            "admin.user_limits": (f"/admin/users/{other}/limits", {"quota": "", "pending": ""}),
+            "admin.user_active": (f"/admin/users/{other}/active", {"action": "reactivate"}),
+            "admin.user_admin": (f"/admin/users/{other}/admin", {"action": "revoke"}),
+            "admin.reprocess": ("/admin/images/reprocess", {"image_id": str(image_id)}),
+            "admin.image_unpublish": (f"/admin/images/{image_id}/unpublish", {"reason": "matrix"}),
+            "admin.image_republish": (f"/admin/images/{image_id}/republish", {}),
+            "admin.image_delete": (f"/admin/images/{image_id}/delete", {"reason": "matrix"}),
+            "admin.collection_unpublish": (f"/admin/collections/{collection_id}/unpublish", {"reason": "matrix"}),
+            "admin.collection_republish": (f"/admin/collections/{collection_id}/republish", {}),
+            "admin.collection_delete": (f"/admin/collections/{collection_id}/delete", {"reason": "matrix"}),
+            "admin.report_resolve": (f"/admin/reports/{report_id}/resolve", {"resolution": "matrix"}),
+        }
+        path, data = paths[endpoint]
+        return self.page(actor, method, path, data=data)
+
+    def report_page(self, kind):
+        def ask(method, target, actor):
+            collection_id, image_id, _ = self.objects(target, method, actor)
+            path = f"/images/{image_id}/report" if kind == "image" else f"/collections/{collection_id}/report"
+            form = {"reason": "spam", "text": "matrix"} if method == "POST" else None
+            return self.page(actor, method, path, data=form)
+
+        return ask
+
+    def ask_reports_report_image(self, *a):
+        return self.report_page("image")(*a)
+
+    def ask_reports_report_collection(self, *a):
+        return self.report_page("collection")(*a)
 
     # pages with objects -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from flask_security import auth_required, current_user
 
 from ..access import row_or_none
 from ..extensions import db
+from ..limits import pending_limit_for, quota_bytes_for
 from ..models import ApiToken, Collection, utcnow
 from . import bp
 from .forms import NewTokenForm, RevokeForm
@@ -26,7 +27,14 @@ def profile():
     collection_count = db.session.scalar(
         sa.select(sa.func.count(Collection.id)).where(Collection.owner_id == current_user.id)
     )
-    return render_template("accounts/profile.html", collection_count=collection_count, used=current_user.bytes_stored())
+    return render_template(
+        "accounts/profile.html",
+        collection_count=collection_count,
+        used=current_user.bytes_stored(),
+        quota=quota_bytes_for(current_user),
+        pending=current_user.pending_image_count(),
+        pending_limit=pending_limit_for(current_user),
+    )
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -109,7 +109,7 @@ def listed_images(collection):
     """The collection's images this caller sees, in upload order: all for its editors, the ready ones for others."""
     query = sa.select(Image).where(Image.collection_id == collection.id).options(*IMAGE_LOADING).order_by(Image.id)
     if not sees_unfinished_images(collection):
-        query = query.where(Image.status == Image.READY)
+        query = query.where(Image.status == Image.READY, Image.unpublished_reason.is_(None))
     return query
 
 

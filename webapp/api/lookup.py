@@ -68,6 +68,8 @@ def visible_image(image_id):
     image = db.session.get(Image, image_id, options=IMAGE_LOADING)
     if image is None or not caller_can_see(image.collection, share_token_or_none(request.args.get("share_token"))):
         abort(404)
+    if image.hidden_from(api_user()):
+        abort(404)
     return image
 
 

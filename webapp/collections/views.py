@@ -72,6 +72,8 @@ def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
     collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
     query = sa.select(Image).where(Image.collection_id == collection.id).order_by(Image.id.asc())
+    if not collection.editable_by(current_user):
+        query = query.where(Image.unpublished_reason.is_(None))
     page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False, count=False)
     page.total = collection.image_count
     return render_template(

@@ -24,11 +24,9 @@ def nilearn_data_file(name):
 
 def site_counts():
     """How many public collections and ready public images there are, for the home page."""
-    collections = db.session.scalar(sa.select(sa.func.count()).select_from(Collection).where(~Collection.private))
+    collections = db.session.scalar(sa.select(sa.func.count()).select_from(Collection.public_query().subquery()))
     images = db.session.scalar(
-        sa.select(sa.func.count(Image.id))
-        .join(Collection, Image.collection_id == Collection.id)
-        .where(~Collection.private, Image.status == Image.READY)
+        sa.select(sa.func.count()).select_from(Image.public_query().where(Image.status == Image.READY).subquery())
     )
     return {"collections": collections, "images": images}
 

@@ -1,0 +1,114 @@
+"""What an operator watches: images per status, processing times, storage, queues, workers, emails.
+
+Read by the admin dashboard and (images per status, queue depth) by ``/metrics`` when scraped.
+Anything that asks the broker or the workers has a short timeout and answers None when it cannot
+tell, so a broker outage shows as "unknown" instead of hanging the page.
+"""
+
+import math
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .extensions import celery, db
+from .models import Artifact, Image, Upload, utcnow
+
+PERCENTILES = (50, 90, 99)
+MAX_TIMED_IMAGES = 20000
+
+
+def images_per_status():
+    counts = dict(db.session.execute(sa.select(Image.status, sa.func.count(Image.id)).group_by(Image.status)).all())
+    return {status: counts.get(status, 0) for status in Image.STATUSES}
+
+
+def percentile(sorted_values, p):
+    """The nearest-rank percentile of an already sorted list (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(math.ceil(p / 100 * len(sorted_values)) - 1, 0)
+    return sorted_values[min(rank, len(sorted_values) - 1)]
+
+
+def processing_percentiles(hours=24):
+    """Seconds from a worker taking an image to its result, over images finished in the last ``hours``."""
+    since = utcnow() - timedelta(hours=hours)
+    finished = sa.func.coalesce(Image.ready_at, Image.failed_at)
+    rows = db.session.execute(
+        sa.select(Image.processing_at, finished)
+        .where(Image.status.in_(Image.FINAL_STATUSES), Image.status_changed_at >= since)
+        .where(Image.processing_at.isnot(None))
+        .limit(MAX_TIMED_IMAGES)
+    ).all()
+    durations = sorted(
+        (end - start).total_seconds() for start, end in rows if start is not None and end is not None and end >= start
+    )
+    return {"count": len(durations), **{f"p{p}": percentile(durations, p) for p in PERCENTILES}}
+
+
+def storage_used():
+    """Bytes of originals and of derived files."""
+    originals = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Image.file_size), 0)))
+    derived = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Artifact.size), 0)))
+    partial = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Upload.offset), 0)))
+    return {"originals": originals, "derived": derived, "partial_uploads": partial}
+
+
+def queue_names():
+    conf = celery.conf
+    names = {conf.task_default_queue}
+    for queue in conf.task_queues or ():
+        names.add(getattr(queue, "name", queue))
+    return sorted(names)
+
+
+def queue_depths():
+    """Messages waiting in each queue, None for a queue the broker would not tell about in time."""
+    depths = {}
+    try:
+        with celery.connection_for_read(connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+            channel = connection.default_channel
+            for name in queue_names():
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except Exception:
+                    depths[name] = None
+    except Exception as exc:
+        current_app.logger.warning("queue depth unavailable: %r", exc)
+        return dict.fromkeys(queue_names())
+    return depths
+
+
+def workers_alive():
+    """Names of the workers that answered a ping, or None when the broker could not be asked."""
+    timeout = current_app.config.get("WORKER_PING_TIMEOUT", 1.0)
+    try:
+        replies = celery.control.ping(timeout=timeout) or []
+    except Exception as exc:
+        current_app.logger.warning("worker ping failed: %r", exc)
+        return None
+    return sorted(name for reply in replies for name in reply)
+
+
+def emails_waiting():
+    """Finished images whose uploader has not been sent the outcome email yet."""
+    return db.session.scalar(
+        sa.select(sa.func.count(Image.id)).where(
+            Image.status.in_(Image.FINAL_STATUSES),
+            Image.uploader_id.isnot(None),
+            sa.or_(Image.notified_status.is_(None), Image.notified_status != Image.status),
+        )
+    )
+
+
+def dashboard():
+    return {
+        "statuses": images_per_status(),
+        "processing": processing_percentiles(),
+        "storage": storage_used(),
+        "queues": queue_depths(),
+        "workers": workers_alive(),
+        "emails_waiting": emails_waiting(),
+    }
