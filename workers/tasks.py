@@ -82,10 +82,19 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def write_results(image_id, report, numbers, stored_pictures):
-    """Every result in one transaction; False when another run already finished the image."""
+def still_claimed(image, storage_key):
+    """Whether the locked row is still the upload this run claimed and still waits for a result.
+
+    The storage key is unique to one upload: a row that was deleted, or (on a database that
+    once reused ids) replaced by another upload, never receives this run's results.
+    """
+    return image is not None and not image.is_final and (storage_key is None or image.storage_key == storage_key)
+
+
+def write_results(image_id, report, numbers, stored_pictures, storage_key=None):
+    """Every result in one transaction; False when another run already finished the image or it is gone."""
     image = db.session.get(Image, image_id, with_for_update=True)
-    if image is None or image.is_final:
+    if not still_claimed(image, storage_key):
         db.session.rollback()
         return False
     db.session.execute(sa.delete(Artifact).where(Artifact.image_id == image_id))
@@ -118,11 +127,11 @@ def write_results(image_id, report, numbers, stored_pictures):
     return True
 
 
-def write_failure(image_id, reason, report=None):
-    """Mark the image failed with its reason; False when another run already finished it."""
+def write_failure(image_id, reason, report=None, storage_key=None):
+    """Mark the image failed with its reason; False when another run already finished it or it is gone."""
     db.session.rollback()
     image = db.session.get(Image, image_id, with_for_update=True)
-    if image is None or image.is_final:
+    if not still_claimed(image, storage_key):
         db.session.rollback()
         return False
     image.set_status(Image.FAILED, error=reason)
@@ -157,42 +166,48 @@ def outcome_of(image_id, path):
 @celery.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=len(RETRY_BACKOFF_SECONDS))
 def process_image(self, image_id):
     """Validate, measure and render one image, then email its uploader."""
+    storage_key = None
     try:
         image = claim(image_id)
         if image is None:
             return None
+        storage_key = image.storage_key
         try:
-            with get_storage().local_path(image.storage_key) as path:
+            with get_storage().local_path(storage_key) as path:
                 outcome = outcome_of(image_id, path)
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
             report, numbers, pictures = outcome[1]
-            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures))
+            stored = store_pictures(image_id, pictures)
+            finished = write_results(image_id, report, numbers, stored, storage_key)
+            if not finished:
+                drop_pictures_of_deleted_image(image_id, stored)
         else:
-            finished = write_failure(image_id, outcome[1], outcome[2])
+            finished = write_failure(image_id, outcome[1], outcome[2], storage_key)
     except TRANSIENT_ERRORS as exc:
         db.session.rollback()
         if self.request.retries >= self.max_retries:
             log.exception("image %s: giving up after %s retries", image_id, self.request.retries)
             give_up(image_id, "A temporary problem on our side (database or storage) kept this image from "
-                              "being processed; use Reprocess to try again.")
+                              "being processed; use Reprocess to try again.", storage_key)
             return "failed"
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc
     except OSError as exc:
         db.session.rollback()
         if self.request.retries >= self.max_retries:
-            give_up(image_id, "The stored file could not be read; use Reprocess to try again.")
+            give_up(image_id, "The stored file could not be read; use Reprocess to try again.", storage_key)
             return "failed"
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc
     except Exception:
         db.session.rollback()
         log.exception("image %s: unexpected error", image_id)
-        give_up(image_id, "An unexpected error happened while processing this image; it has been logged.")
+        give_up(image_id, "An unexpected error happened while processing this image; it has been logged.", storage_key)
         return "failed"
     if finished:
         queue_notification(image_id)
-    return db.session.get(Image, image_id).status
+    image = db.session.get(Image, image_id)
+    return image.status if image is not None else None
 
 
 def queue_notification(image_id):
@@ -203,10 +218,22 @@ def queue_notification(image_id):
         log.exception("image %s: could not queue the email; the sweep will", image_id)
 
 
-def give_up(image_id, reason):
+def drop_pictures_of_deleted_image(image_id, stored_pictures):
+    """Remove the thumbnails this run stored when its image was deleted meanwhile (nothing else would).
+
+    A row that still exists keeps them: its own run wrote the same deterministic keys.
+    """
+    db.session.rollback()
+    if db.session.get(Image, image_id) is None:
+        storage = get_storage()
+        for _kind, obj, _size in stored_pictures:
+            storage.delete(obj.key)
+
+
+def give_up(image_id, reason, storage_key=None):
     """Fail the image without raising again; a broken database here is left to the sweep."""
     try:
-        if write_failure(image_id, reason):
+        if write_failure(image_id, reason, storage_key=storage_key):
             queue_notification(image_id)
     except Exception:
         db.session.rollback()

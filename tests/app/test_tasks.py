@@ -6,8 +6,8 @@ import pytest
 
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
-from webapp.models import Artifact, Collection, Image, utcnow
-from webapp.storage import new_key
+from webapp.models import Artifact, Collection, Image, ImageStats, utcnow
+from webapp.storage import artifact_key, new_key
 from workers import tasks
 
 
@@ -160,3 +160,81 @@ def test_sweep_sends_an_email_the_broker_lost(app, stored_image, outbox, monkeyp
         assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
         assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
     assert len(emails_for(outbox, image_id)) == 1
+
+
+def stored_artifact_files(app, image_id):
+    """The thumbnail files in storage under the image's deterministic keys."""
+    storage = app.extensions["storage"]
+    return [kind for kind in ("glass_brain", "ortho", "mosaic") if storage.exists(artifact_key(image_id, kind))]
+
+
+def during_analysis(monkeypatch, action):
+    """Run ``action(image)`` while the worker is between its claim and its results (a long map)."""
+    claimed = {}
+    real_claim, real_analyse = tasks.claim, tasks.analyse
+
+    def remember_claim(image_id):
+        claimed["id"] = image_id
+        return real_claim(image_id)
+
+    def analyse_then_act(path, config):
+        results = real_analyse(path, config)
+        action(db.session.get(Image, claimed["id"]))
+        return results
+
+    monkeypatch.setattr(tasks, "claim", remember_claim)
+    monkeypatch.setattr(tasks, "analyse", analyse_then_act)
+
+
+def test_image_deleted_while_processing_leaves_nothing_and_its_id_is_never_reused(app, stored_image, monkeypatch):
+    """Issue 21: Alice deletes a map while it is processing; Bob's next upload gets a new id, and
+    Alice's worker writes neither rows nor thumbnail files."""
+    from webapp.files import delete_image
+
+    during_analysis(monkeypatch, delete_image)
+    deleted = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(deleted).get() is None
+        assert db.session.get(Image, deleted) is None
+        assert Artifact.query.count() == 0 and ImageStats.query.count() == 0
+    assert stored_artifact_files(app, deleted) == []
+    monkeypatch.undo()
+    assert stored_image() > deleted
+
+
+def test_stale_run_writes_nothing_onto_a_row_that_replaced_its_image(app, stored_image, monkeypatch):
+    """A database that once reused ids: the row under the claimed id is now someone else's upload."""
+
+    def replace(image):
+        replacement = {"collection_id": image.collection_id, "uploader_id": image.uploader_id, "id": image.id}
+        db.session.delete(image)
+        db.session.commit()
+        stored = app.extensions["storage"].put_bytes(new_key("originals"), b"bob's bytes")
+        db.session.add(Image(name="bob", storage_key=stored.key, file_size=stored.size, sha256=stored.sha256,
+                             status=Image.UPLOADED, **replacement))
+        db.session.commit()
+
+    during_analysis(monkeypatch, replace)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+        bob = db.session.get(Image, image_id)
+        assert bob.name == "bob" and bob.status == Image.UPLOADED and bob.report is None
+        assert bob.stats is None and bob.artifacts == []
+
+
+def test_deleting_an_image_or_collection_removes_its_files(app, stored_image):
+    from webapp.files import delete_collection, delete_image
+
+    first, second = stored_image(), stored_image()
+    storage = app.extensions["storage"]
+    with app.app_context():
+        for image_id in (first, second):
+            assert tasks.process_image.delay(image_id).get() == "ready"
+        originals = [db.session.get(Image, i).storage_key for i in (first, second)]
+        assert stored_artifact_files(app, first) == stored_artifact_files(app, second) == ["glass_brain", "ortho"]
+        delete_image(db.session.get(Image, first))
+        assert stored_artifact_files(app, first) == [] and not storage.exists(originals[0])
+        assert stored_artifact_files(app, second) == ["glass_brain", "ortho"]
+        delete_collection(Collection.query.one())
+    assert stored_artifact_files(app, second) == [] and not storage.exists(originals[1])
