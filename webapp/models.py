@@ -254,7 +254,10 @@ class Image(db.Model):
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The status whose email is settled: sent, or refused for good (an undeliverable address).
     notified_status: Mapped[str | None] = mapped_column(sa.String(16))
+    #: When the outcome email's task was queued or last tried; while recent, no second task is started.
+    notify_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_thresholded: Mapped[bool] = mapped_column(default=False)
     not_mni: Mapped[bool] = mapped_column(default=False)

@@ -1,4 +1,4 @@
-"""ids are never reused: SQLite tables with public ids are rebuilt with AUTOINCREMENT
+"""ids are never reused (SQLite AUTOINCREMENT); one outcome-email task per image at a time
 
 Revision ID: secb00000001
 Revises: 1156efcfbb5a
@@ -36,7 +36,11 @@ def rebuild(autoincrement):
 
 def upgrade():
     rebuild(True)
+    with op.batch_alter_table('image', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('notify_queued_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('image', schema=None) as batch_op:
+        batch_op.drop_column('notify_queued_at')
     rebuild(False)

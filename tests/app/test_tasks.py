@@ -1,8 +1,11 @@
 """The Celery tasks, run eagerly: idempotent processing, one email per outcome, mail retries, the sweep."""
 
+import io
+import smtplib
 from datetime import timedelta
 
 import pytest
+from flask_mail import BadHeaderError
 
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
@@ -238,3 +241,95 @@ def test_deleting_an_image_or_collection_removes_its_files(app, stored_image):
         assert stored_artifact_files(app, second) == ["glass_brain", "ortho"]
         delete_collection(Collection.query.one())
     assert stored_artifact_files(app, second) == [] and not storage.exists(originals[1])
+
+
+PERMANENT_MAIL_ERRORS = {
+    "bad header": lambda: BadHeaderError("Header values may not contain linefeed or carriage return characters"),
+    "recipient 550": lambda: smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"no such user")}),
+    "data 554": lambda: smtplib.SMTPDataError(554, b"message refused"),
+}
+
+
+@pytest.mark.parametrize("error", PERMANENT_MAIL_ERRORS)
+def test_a_permanent_mail_error_is_not_retried_and_not_swept_again(app, stored_image, monkeypatch, error):
+    """Issue 21: an email no server will ever take was retried 50 times, and each sweep started another chain."""
+    calls = []
+
+    def refuse(image):
+        calls.append(image.id)
+        raise PERMANENT_MAIL_ERRORS[error]()
+
+    monkeypatch.setattr(tasks, "send_outcome_email", refuse)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+        db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+    assert calls == [image_id]
+    image = image_row(app, image_id)
+    assert image.status == "ready" and image.notified_status == "ready" and image.notify_queued_at is None
+
+
+def test_a_temporary_smtp_refusal_is_retried(app, stored_image, outbox, monkeypatch):
+    real_send, calls = tasks.send_outcome_email, []
+
+    def busy_once(image):
+        calls.append(image.id)
+        if len(calls) == 1:
+            raise smtplib.SMTPRecipientsRefused({"a@example.org": (451, b"try again later")})
+        real_send(image)
+
+    monkeypatch.setattr(tasks, "send_outcome_email", busy_once)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+    assert len(calls) == 2 and len(emails_for(outbox, image_id)) == 1
+
+
+def test_the_sweep_never_starts_a_second_email_task_beside_a_running_one(app, stored_image, monkeypatch):
+    """The email task is queued (its retries are under way on a worker); sweeps come and go."""
+    queued = []
+    monkeypatch.setattr(tasks.notify_uploader, "delay", queued.append)
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "ready"
+        db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        for _ in range(3):
+            assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert queued == [image_id]
+
+        silent = utcnow() - tasks.notify_task_silence() - timedelta(seconds=1)
+        db.session.get(Image, image_id).notify_queued_at = silent
+        db.session.commit()
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+    assert queued == [image_id, image_id]
+
+
+def test_a_name_with_cr_lf_is_stored_clean_and_its_email_is_sent(app, client, accounts, tmp_path, outbox):
+    """Issue 21: ``name`` through the API kept its CR/LF, and Flask-Mail refused the subject for ever."""
+    from webapp.models import ApiToken, User
+
+    user_id = accounts.create("crlf@example.org")
+    with app.app_context():
+        _, secret = ApiToken.issue(db.session.get(User, user_id), "t")
+        collection = Collection(owner_id=user_id, name="CRLF")
+        db.session.add(collection)
+        db.session.commit()
+        collection_id = collection.id
+    payload = mni_like_map(tmp_path / "m.nii.gz").read_bytes()
+    answer = client.post(
+        f"/api/collections/{collection_id}/images/", content_type="multipart/form-data",
+        headers={"Authorization": f"Token {secret}"},
+        data={"file": (io.BytesIO(payload), "m.nii.gz"), "name": "map\r\nBcc: victim@example.org\u2028x\x07"},
+    )
+    assert answer.status_code == 201, answer.get_json()
+    image_id = answer.get_json()["id"]
+    image = image_row(app, image_id)
+    assert image.name == "mapBcc: victim@example.orgx" and image.status == "ready"
+    [message] = emails_for(outbox, image_id)
+    assert message["Subject"] == "Your map “mapBcc: victim@example.orgx” is ready" and message["Bcc"] is None

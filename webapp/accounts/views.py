@@ -7,6 +7,7 @@ from flask_security import auth_required, current_user
 from ..access import row_or_none
 from ..extensions import db
 from ..models import ApiToken, Collection, utcnow
+from ..text import one_line
 from . import bp
 from .forms import NewTokenForm, RevokeForm
 
@@ -32,7 +33,7 @@ def tokens():
     form = NewTokenForm()
     new_secret = None
     if form.validate_on_submit():
-        _, new_secret = ApiToken.issue(current_user, form.name.data.strip())
+        _, new_secret = ApiToken.issue(current_user, one_line(form.name.data) or "API token")
         db.session.commit()
         form = NewTokenForm(formdata=None)
     return render_template(
