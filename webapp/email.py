@@ -5,12 +5,13 @@ message it dispatches is written to ``MAIL_OUTBOX_DIR`` instead, so a laptop
 install shows its confirmation links and notifications without an SMTP server.
 """
 
+import smtplib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
-from flask_mail import Message, email_dispatched
+from flask_mail import BadHeaderError, Message, email_dispatched
 
 from .extensions import mail
 from .metrics import email_sent
@@ -55,3 +56,21 @@ def send_email(subject, recipients, text_body, html_body=None, headers=None):
         email_sent(False)
         raise
     email_sent(True)
+
+
+def is_permanent_failure(exc):
+    """Whether sending failed for a reason that trying again cannot fix.
+
+    A header Flask-Mail refuses (a CR/LF), an address that is not one, and an SMTP 5xx
+    answer about the message or its recipients are permanent; a server that is down,
+    slow, answers 4xx or refuses our login (the operator fixes that) is worth retrying.
+    """
+    if isinstance(exc, BadHeaderError | smtplib.SMTPNotSupportedError | UnicodeEncodeError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False

@@ -3,10 +3,12 @@
 import mimetypes
 import os
 
+import sqlalchemy as sa
 from flask import current_app, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .extensions import db, get_storage
+from .models import Image
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -90,8 +92,14 @@ def nifti_mimetype(name):
 
 
 def delete_image(image):
-    """Delete an image row, keep its collection's count right, then remove its files."""
+    """Delete an image row, keep its collection's count right, then remove its files.
+
+    The keys are read under the row's lock, after any worker writing results has committed,
+    so thumbnails it stored are removed too (a worker that finds the row gone removes its own).
+    """
     collection = image.collection
+    db.session.get(Image, image.id, with_for_update=True, populate_existing=True)
+    db.session.refresh(image, attribute_names=["artifacts"])
     keys = image.stored_keys
     db.session.delete(image)
     db.session.flush()
@@ -101,7 +109,8 @@ def delete_image(image):
 
 
 def delete_collection(collection):
-    """Delete a collection with its images, then remove their files."""
+    """Delete a collection with its images, then remove their files (keys read under the images' locks)."""
+    db.session.execute(sa.select(Image.id).where(Image.collection_id == collection.id).with_for_update())
     keys = collection.stored_keys()
     db.session.delete(collection)
     db.session.commit()

@@ -5,14 +5,13 @@ the user's remaining quota and their number of pending images) and again while
 they arrive (the staging file stops at the limit), so nothing half-written stays.
 """
 
-import unicodedata
-
 from flask import abort, current_app
 
 from .extensions import db, get_storage
 from .limits import pending_limit_for, quota_bytes_for
 from .models import Image
 from .storage import new_key
+from .text import multi_line, one_line
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii", ".gz")
 ENVELOPE_BYTES = 64 * 1024
@@ -21,8 +20,7 @@ ENVELOPE_BYTES = 64 * 1024
 def clean_filename(name):
     """The client's file name for display only: no path parts, no control characters, bounded length."""
     text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    return text.strip()[:255] or "unnamed.nii"
+    return one_line(text)[:255] or "unnamed.nii"
 
 
 def display_name(filename):
@@ -79,7 +77,9 @@ def store_upload(file_storage):
 def add_image(collection, user, stored, filename, **fields):
     """A new ``uploaded`` image row for stored bytes (the caller commits, then queues)."""
     filename = clean_filename(filename)
-    name = (fields.pop("name", None) or "").strip()[:255] or display_name(filename)
+    name = one_line(fields.pop("name", None))[:255] or display_name(filename)
+    if fields.get("description"):
+        fields["description"] = multi_line(fields["description"])
     image = Image(
         collection=collection,
         uploader=user,

@@ -25,6 +25,11 @@ def utcnow():
     return datetime.now(UTC)
 
 
+#: Ids that appear in URLs, the API or storage keys are never handed out twice: SQLite's AUTOINCREMENT
+#: (PostgreSQL's sequences never go back), so a stale worker or link can never reach a newer row.
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
+
 def hash_token(token):
     """The stored form of a secret token: its SHA-256, so a database leak reveals no usable token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -69,6 +74,8 @@ class Role(db.Model, RoleMixin):
 
 
 class User(db.Model, UserMixin):
+    __table_args__ = NEVER_REUSED_IDS
+
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     username: Mapped[str | None] = mapped_column(sa.String(80))
@@ -110,6 +117,8 @@ class User(db.Model, UserMixin):
 
 class ApiToken(db.Model):
     """An API token: shown once when made, stored only as its hash, revocable."""
+
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
@@ -161,7 +170,7 @@ class Collection(db.Model):
         "Image", back_populates="collection", lazy="dynamic", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (sa.Index("ix_collection_private_add_date", "private", "add_date"),)
+    __table_args__ = (sa.Index("ix_collection_private_add_date", "private", "add_date"), NEVER_REUSED_IDS)
 
     def visible_to(self, user, share_token=None):
         """Whether this user (or the holder of the share link) may see the collection at all.
@@ -254,9 +263,12 @@ class Image(db.Model):
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The status whose email is settled: sent, or refused for good (an undeliverable address).
     notified_status: Mapped[str | None] = mapped_column(sa.String(16))
     #: Set when an administrator takes the map down: then only its collection's editors see it.
     unpublished_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: When the outcome email's task was queued or last tried; while recent, no second task is started.
+    notify_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_thresholded: Mapped[bool] = mapped_column(default=False)
     not_mni: Mapped[bool] = mapped_column(default=False)
@@ -277,6 +289,7 @@ class Image(db.Model):
         sa.Index("ix_image_collection_id_id", "collection_id", "id"),
         sa.Index("ix_image_status_status_changed_at", "status", "status_changed_at"),
         sa.Index("ix_image_add_date", "add_date"),
+        NEVER_REUSED_IDS,
     )
 
     @property
@@ -372,7 +385,7 @@ class Artifact(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     image = relationship("Image", back_populates="artifacts")
 
-    __table_args__ = (sa.UniqueConstraint("image_id", "kind", name="uq_artifact_image_id_kind"),)
+    __table_args__ = (sa.UniqueConstraint("image_id", "kind", name="uq_artifact_image_id_kind"), NEVER_REUSED_IDS)
 
 
 class Upload(db.Model):

@@ -43,3 +43,4 @@ def reset_for_reprocessing(image):
     image.set_status(Image.UPLOADED)
     image.attempts = 0
     image.notified_status = None
+    image.notify_queued_at = None

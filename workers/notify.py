@@ -3,13 +3,16 @@
 from flask import render_template
 
 from webapp.email import send_email
+from webapp.text import one_line
 from webapp.urls import absolute_url
 
 
 def outcome_subject(image):
+    """The subject line; names are stored without control characters, and older rows are cleaned here."""
+    name = one_line(image.name)
     if image.status == image.READY:
-        return f"Your map “{image.name}” is ready"
-    return f"Your map “{image.name}” could not be processed"
+        return f"Your map “{name}” is ready"
+    return f"Your map “{name}” could not be processed"
 
 
 def send_outcome_email(image):

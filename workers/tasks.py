@@ -19,7 +19,7 @@ from flask import current_app
 from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from webapp.email import send_email
+from webapp.email import is_permanent_failure, send_email
 from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
 RETRY_BACKOFF_SECONDS = (2, 5, 15, 30, 60)
+MAIL_RETRY_MAX_COUNTDOWN = 300
 
 
 class ProcessingFailed(Exception):
@@ -98,10 +99,19 @@ def store_copies(image_id, path, report):
     return [("gzip", obj, "application/gzip")]
 
 
-def write_results(image_id, report, numbers, stored_pictures, stored_files=()):
-    """Every result in one transaction; False when another run already finished the image."""
+def still_claimed(image, storage_key):
+    """Whether the locked row is still the upload this run claimed and still waits for a result.
+
+    The storage key is unique to one upload: a row that was deleted, or (on a database that
+    once reused ids) replaced by another upload, never receives this run's results.
+    """
+    return image is not None and not image.is_final and (storage_key is None or image.storage_key == storage_key)
+
+
+def write_results(image_id, report, numbers, stored_pictures, stored_files=(), storage_key=None):
+    """Every result in one transaction; False when another run already finished the image or it is gone."""
     image = db.session.get(Image, image_id, with_for_update=True)
-    if image is None or image.is_final:
+    if not still_claimed(image, storage_key):
         db.session.rollback()
         return False
     db.session.execute(sa.delete(Artifact).where(Artifact.image_id == image_id))
@@ -137,11 +147,11 @@ def write_results(image_id, report, numbers, stored_pictures, stored_files=()):
     return True
 
 
-def write_failure(image_id, reason, report=None):
-    """Mark the image failed with its reason; False when another run already finished it."""
+def write_failure(image_id, reason, report=None, storage_key=None):
+    """Mark the image failed with its reason; False when another run already finished it or it is gone."""
     db.session.rollback()
     image = db.session.get(Image, image_id, with_for_update=True)
-    if image is None or image.is_final:
+    if not still_claimed(image, storage_key):
         db.session.rollback()
         return False
     image.set_status(Image.FAILED, error=reason)
@@ -176,57 +186,104 @@ def outcome_of(image_id, path):
 @celery.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=len(RETRY_BACKOFF_SECONDS))
 def process_image(self, image_id):
     """Validate, measure and render one image, then email its uploader."""
+    storage_key = None
     try:
         image = claim(image_id)
         if image is None:
             return None
+        storage_key = image.storage_key
         try:
-            with get_storage().local_path(image.storage_key) as path:
+            with get_storage().local_path(storage_key) as path:
                 outcome = outcome_of(image_id, path)
                 files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
             report, numbers, pictures = outcome[1]
-            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures), files)
+            stored = store_pictures(image_id, pictures)
+            finished = write_results(image_id, report, numbers, stored, files, storage_key)
+            if not finished:
+                drop_pictures_of_deleted_image(image_id, [*stored, *files])
         else:
-            finished = write_failure(image_id, outcome[1], outcome[2])
+            finished = write_failure(image_id, outcome[1], outcome[2], storage_key)
     except TRANSIENT_ERRORS as exc:
         db.session.rollback()
         if self.request.retries >= self.max_retries:
             log.exception("image %s: giving up after %s retries", image_id, self.request.retries)
             give_up(image_id, "A temporary problem on our side (database or storage) kept this image from "
-                              "being processed; use Reprocess to try again.")
+                              "being processed; use Reprocess to try again.", storage_key)
             return "failed"
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc
     except OSError as exc:
         db.session.rollback()
         if self.request.retries >= self.max_retries:
-            give_up(image_id, "The stored file could not be read; use Reprocess to try again.")
+            give_up(image_id, "The stored file could not be read; use Reprocess to try again.", storage_key)
             return "failed"
         raise self.retry(exc=exc, countdown=RETRY_BACKOFF_SECONDS[self.request.retries]) from exc
     except Exception:
         db.session.rollback()
         log.exception("image %s: unexpected error", image_id)
-        give_up(image_id, "An unexpected error happened while processing this image; it has been logged.")
+        give_up(image_id, "An unexpected error happened while processing this image; it has been logged.", storage_key)
         return "failed"
     if finished:
         queue_notification(image_id)
-    return db.session.get(Image, image_id).status
+    image = db.session.get(Image, image_id)
+    return image.status if image is not None else None
+
+
+def set_notify_marker(image_id, when, only_if_idle=False):
+    """Stamp (or clear, with None) the image's email marker; with ``only_if_idle``, only when no task holds it.
+
+    The marker is the email task's claim: set when it is queued, refreshed at each try. A marker
+    older than the longest wait between tries plus the sweep's deadline belongs to a task that died.
+    """
+    query = sa.update(Image).where(Image.id == image_id)
+    if only_if_idle:
+        silent_since = utcnow() - notify_task_silence()
+        query = query.where(sa.or_(Image.notify_queued_at.is_(None), Image.notify_queued_at < silent_since))
+    result = db.session.execute(query.values(notify_queued_at=when, modify_date=Image.modify_date))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def notify_task_silence():
+    """How long an email task may stay silent before the sweep takes it for dead."""
+    return timedelta(seconds=current_app.config["STUCK_AFTER_SECONDS"] + MAIL_RETRY_MAX_COUNTDOWN)
 
 
 def queue_notification(image_id):
-    """Queue the outcome email; a broker that is down now is covered by the sweep's unsent-email pass."""
+    """Queue the outcome email unless a task for it is already running; True when one was queued.
+
+    A broker that is down now is covered by the sweep's unsent-email pass (the marker is cleared again).
+    """
+    if not set_notify_marker(image_id, utcnow(), only_if_idle=True):
+        return False
     try:
         notify_uploader.delay(image_id)
     except Exception:
         log.exception("image %s: could not queue the email; the sweep will", image_id)
+        db.session.rollback()
+        set_notify_marker(image_id, None)
+        return False
+    return True
 
 
-def give_up(image_id, reason):
+def drop_pictures_of_deleted_image(image_id, stored_pictures):
+    """Remove the thumbnails this run stored when its image was deleted meanwhile (nothing else would).
+
+    A row that still exists keeps them: its own run wrote the same deterministic keys.
+    """
+    db.session.rollback()
+    if db.session.get(Image, image_id) is None:
+        storage = get_storage()
+        for _kind, obj, _detail in stored_pictures:
+            storage.delete(obj.key)
+
+
+def give_up(image_id, reason, storage_key=None):
     """Fail the image without raising again; a broken database here is left to the sweep."""
     try:
-        if write_failure(image_id, reason):
+        if write_failure(image_id, reason, storage_key=storage_key):
             queue_notification(image_id)
     except Exception:
         db.session.rollback()
@@ -235,21 +292,34 @@ def give_up(image_id, reason):
 
 @celery.task(bind=True, acks_late=True, max_retries=None)
 def notify_uploader(self, image_id):
-    """Email the uploader the outcome once; a mail failure is retried and never touches the image's state."""
+    """Email the uploader the outcome once; a mail failure is retried and never touches the image's state.
+
+    A permanent failure (a header or address no server will take, an SMTP 5xx) is not retried: the
+    email is settled as it is. Each try refreshes the image's marker, so the sweep starts no second task.
+    """
     image = db.session.get(Image, image_id)
     if image is None or not image.is_final or image.notified_status == image.status or image.uploader is None:
+        if image is not None:
+            set_notify_marker(image_id, None)
         return False
+    status = image.status
+    set_notify_marker(image_id, utcnow())
     try:
         send_outcome_email(image)
     except Exception as exc:
+        db.session.rollback()
+        if is_permanent_failure(exc):
+            log.error("image %s: the email cannot be sent (%s: %s); not retrying", image_id, type(exc).__name__, exc)
+            settle_notification(image_id, status)
+            return False
         limit = current_app.config["MAIL_MAX_RETRIES"]
         if self.request.retries >= limit:
             log.error("image %s: giving up on the email after %s tries", image_id, limit)
+            set_notify_marker(image_id, None)
             return False
-        countdown = min(2 ** min(self.request.retries, 8), 300)
+        countdown = min(2 ** min(self.request.retries, 8), MAIL_RETRY_MAX_COUNTDOWN)
         raise self.retry(exc=exc, countdown=countdown) from exc
-    db.session.execute(sa.update(Image).where(Image.id == image_id).values(notified_status=image.status))
-    db.session.commit()
+    settle_notification(image_id, status)
     return True
 
 
@@ -264,6 +334,16 @@ def send_notice(self, subject, recipients, text_body):
             return False
         raise self.retry(exc=exc, countdown=min(2 ** min(self.request.retries, 8), 300)) from exc
     return True
+
+
+def settle_notification(image_id, status):
+    """Record that the email for this status is done with, and release the marker."""
+    db.session.execute(
+        sa.update(Image)
+        .where(Image.id == image_id)
+        .values(notified_status=status, notify_queued_at=None, modify_date=Image.modify_date)
+    )
+    db.session.commit()
 
 
 @celery.task
@@ -291,9 +371,7 @@ def sweep_stuck_images():
             queue_notification(image.id)
     for image_id in requeue:
         process_image.delay(image_id)
-    unsent = unsent_notifications(deadline)
-    for image_id in unsent:
-        queue_notification(image_id)
+    unsent = [image_id for image_id in unsent_notifications(deadline) if queue_notification(image_id)]
     return {"requeued": requeue, "failed": [i.id for i in stuck if i.status == Image.FAILED], "unsent": unsent}
 
 
@@ -301,13 +379,16 @@ def unsent_notifications(deadline):
     """Final images whose email was never sent though they finished before the deadline (within a day).
 
     The email task is queued once, after the result is committed; if the broker was down at that moment,
-    this finds the image again. A failing mail server keeps its own retries going, hence the deadline.
+    this finds the image again. A failing mail server keeps its own retries going (its marker is fresh),
+    hence the deadline and the marker: the sweep never starts a second task beside a running one.
     """
+    silent_since = utcnow() - notify_task_silence()
     return db.session.scalars(
         sa.select(Image.id).where(
             Image.status.in_(Image.FINAL_STATUSES),
             Image.uploader_id.is_not(None),
             sa.or_(Image.notified_status.is_(None), Image.notified_status != Image.status),
+            sa.or_(Image.notify_queued_at.is_(None), Image.notify_queued_at < silent_since),
             Image.status_changed_at < deadline,
             Image.status_changed_at > utcnow() - timedelta(days=1),
         )

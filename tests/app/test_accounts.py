@@ -129,3 +129,49 @@ def test_api_tokens_are_shown_once_stored_hashed_and_revocable(app, client, acco
     client.post(f"/accounts/tokens/{token.id}/revoke", data={"csrf_token": csrf_token(client, "/accounts/tokens")})
     with app.app_context():
         assert ApiToken.find_active(secret) is None
+
+
+def issue_token(app, email=EMAIL):
+    from webapp.extensions import db
+
+    with app.app_context():
+        user = User.query.filter_by(email=email).one()
+        _, secret = ApiToken.issue(user, "scripts")
+        db.session.commit()
+        return secret
+
+
+def api_answers(client, secret):
+    return client.get("/api/user", headers={"Authorization": f"Token {secret}"}).status_code
+
+
+def test_a_password_change_revokes_every_api_token(app, client, accounts):
+    """Issue 21: tokens made by whoever knew the old password kept working after the change."""
+    accounts.create(EMAIL, PASSWORD)
+    secrets_ = [issue_token(app), issue_token(app)]
+    accounts.create("bystander@example.org", PASSWORD)
+    bystander = issue_token(app, "bystander@example.org")
+    assert [api_answers(app.test_client(), s) for s in secrets_] == [200, 200]
+    login(client)
+    page = client.get("/accounts/tokens").get_data(as_text=True)
+    assert "Changing or resetting your password revokes all your API tokens" in page
+    new = "a brand new passphrase"
+    answer = client.post("/accounts/change", data={
+        "password": PASSWORD, "new_password": new, "new_password_confirm": new,
+        "csrf_token": csrf_token(client, "/accounts/change")})
+    assert answer.status_code == 302
+    assert [api_answers(app.test_client(), s) for s in secrets_] == [401, 401]
+    assert api_answers(app.test_client(), bystander) == 200
+
+
+def test_a_password_reset_revokes_every_api_token(app, client, accounts, outbox):
+    accounts.create(EMAIL, PASSWORD)
+    secret = issue_token(app)
+    client.post("/accounts/reset", data={"email": EMAIL, "csrf_token": csrf_token(client, "/accounts/reset")})
+    reset = link_in(outbox()[-1], "reset")
+    new = "another long passphrase"
+    form = {"password": new, "password_confirm": new, "csrf_token": csrf_token(client, reset)}
+    assert client.post(reset, data=form).status_code == 302
+    assert api_answers(app.test_client(), secret) == 401
+    with app.app_context():
+        assert ApiToken.query.filter(ApiToken.revoked_at.is_(None)).count() == 0

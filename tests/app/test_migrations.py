@@ -33,3 +33,56 @@ def test_migrations_and_models_agree(tmp_path, monkeypatch):
     finally:
         if USES_POSTGRES:
             drop_postgres_database(url)
+
+
+def test_sqlite_rebuild_keeps_every_row_and_never_reuses_ids(tmp_path, monkeypatch):
+    """Issue 21: an existing SQLite site upgrades without losing children to ON DELETE CASCADE,
+    and afterwards a deleted image's id is not given to the next one."""
+    if USES_POSTGRES:
+        return
+    from flask_migrate import downgrade
+
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/old.db")
+    app = create_app(TestConfig())
+    with app.app_context():
+        upgrade(revision="1156efcfbb5a")
+        now = "2026-01-01 00:00:00"
+        statements = [
+            "INSERT INTO user (id, email, active, fs_uniquifier, created_at) VALUES (1, 'a@x.org', 1, 'u1', :now)",
+            "INSERT INTO api_token (id, user_id, name, token_hash, prefix, created_at) "
+            "VALUES (1, 1, 't', 'h', 'p', :now)",
+            "INSERT INTO collection (id, owner_id, name, description, authors, private, share_token, extra, "
+            "image_count, add_date, modify_date) VALUES (1, 1, 'c', '', '', 0, 's', '{}', 2, :now, :now)",
+            *(
+                "INSERT INTO image (id, collection_id, uploader_id, name, description, original_filename, map_type, "
+                "modality, target_template_image, extra, storage_key, file_size, sha256, status, attempts, "
+                "uploaded_at, status_changed_at, is_thresholded, not_mni, is_4d, add_date, modify_date) VALUES "
+                f"({i}, 1, 1, 'm', '', 'm.nii', 'Other', 'Other', 'GenericMNI', '{{}}', 'k{i}', 1, 's', 'ready', 1, "
+                ":now, :now, 0, 0, 0, :now, :now)"
+                for i in (1, 2)
+            ),
+            "INSERT INTO artifact (id, image_id, kind, storage_key, content_type, size, created_at) "
+            "VALUES (1, 2, 'glass_brain', 'artifacts/2/glass_brain.png', 'image/png', 1, :now)",
+            "INSERT INTO image_stats (image_id, data, computed_at) VALUES (2, '{}', :now)",
+        ]
+        for statement in statements:
+            db.session.execute(sa.text(statement), {"now": now})
+        db.session.commit()
+
+        upgrade()
+        counts = {t: db.session.scalar(sa.text(f'SELECT count(*) FROM "{t}"'))
+                  for t in ("user", "api_token", "collection", "image", "artifact", "image_stats")}
+        assert counts == {"user": 1, "api_token": 1, "collection": 1, "image": 2, "artifact": 1, "image_stats": 1}
+        schema = dict(db.session.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+        assert all("AUTOINCREMENT" in schema[t] for t in ("user", "api_token", "collection", "image", "artifact"))
+        assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+
+        db.session.execute(sa.text("DELETE FROM image WHERE id = 2"))
+        db.session.execute(sa.text(statements[4].replace("(2, 1, 1", "(NULL, 1, 1").replace("'k2'", "'k3'")),
+                           {"now": now})
+        assert db.session.scalar(sa.text("SELECT max(id) FROM image")) == 3
+        db.session.commit()
+        downgrade(revision="1156efcfbb5a")
+        assert db.session.scalar(sa.text("SELECT count(*) FROM image")) == 2
+        db.engine.dispose()

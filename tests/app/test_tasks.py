@@ -1,13 +1,16 @@
 """The Celery tasks, run eagerly: idempotent processing, one email per outcome, mail retries, the sweep."""
 
+import io
+import smtplib
 from datetime import timedelta
 
 import pytest
+from flask_mail import BadHeaderError
 
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
-from webapp.models import Artifact, Collection, Image, utcnow
-from webapp.storage import new_key
+from webapp.models import Artifact, Collection, Image, ImageStats, utcnow
+from webapp.storage import artifact_key, new_key
 from workers import tasks
 
 
@@ -160,3 +163,173 @@ def test_sweep_sends_an_email_the_broker_lost(app, stored_image, outbox, monkeyp
         assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
         assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
     assert len(emails_for(outbox, image_id)) == 1
+
+
+def stored_artifact_files(app, image_id):
+    """The thumbnail files in storage under the image's deterministic keys."""
+    storage = app.extensions["storage"]
+    return [kind for kind in ("glass_brain", "ortho", "mosaic") if storage.exists(artifact_key(image_id, kind))]
+
+
+def during_analysis(monkeypatch, action):
+    """Run ``action(image)`` while the worker is between its claim and its results (a long map)."""
+    claimed = {}
+    real_claim, real_analyse = tasks.claim, tasks.analyse
+
+    def remember_claim(image_id):
+        claimed["id"] = image_id
+        return real_claim(image_id)
+
+    def analyse_then_act(path, config):
+        results = real_analyse(path, config)
+        action(db.session.get(Image, claimed["id"]))
+        return results
+
+    monkeypatch.setattr(tasks, "claim", remember_claim)
+    monkeypatch.setattr(tasks, "analyse", analyse_then_act)
+
+
+def test_image_deleted_while_processing_leaves_nothing_and_its_id_is_never_reused(app, stored_image, monkeypatch):
+    """Issue 21: Alice deletes a map while it is processing; Bob's next upload gets a new id, and
+    Alice's worker writes neither rows nor thumbnail files."""
+    from webapp.files import delete_image
+
+    during_analysis(monkeypatch, delete_image)
+    deleted = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(deleted).get() is None
+        assert db.session.get(Image, deleted) is None
+        assert Artifact.query.count() == 0 and ImageStats.query.count() == 0
+    assert stored_artifact_files(app, deleted) == []
+    monkeypatch.undo()
+    assert stored_image() > deleted
+
+
+def test_stale_run_writes_nothing_onto_a_row_that_replaced_its_image(app, stored_image, monkeypatch):
+    """A database that once reused ids: the row under the claimed id is now someone else's upload."""
+
+    def replace(image):
+        replacement = {"collection_id": image.collection_id, "uploader_id": image.uploader_id, "id": image.id}
+        db.session.delete(image)
+        db.session.commit()
+        stored = app.extensions["storage"].put_bytes(new_key("originals"), b"bob's bytes")
+        db.session.add(Image(name="bob", storage_key=stored.key, file_size=stored.size, sha256=stored.sha256,
+                             status=Image.UPLOADED, **replacement))
+        db.session.commit()
+
+    during_analysis(monkeypatch, replace)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+        bob = db.session.get(Image, image_id)
+        assert bob.name == "bob" and bob.status == Image.UPLOADED and bob.report is None
+        assert bob.stats is None and bob.artifacts == []
+
+
+def test_deleting_an_image_or_collection_removes_its_files(app, stored_image):
+    from webapp.files import delete_collection, delete_image
+
+    first, second = stored_image(), stored_image()
+    storage = app.extensions["storage"]
+    with app.app_context():
+        for image_id in (first, second):
+            assert tasks.process_image.delay(image_id).get() == "ready"
+        originals = [db.session.get(Image, i).storage_key for i in (first, second)]
+        assert stored_artifact_files(app, first) == stored_artifact_files(app, second) == ["glass_brain", "ortho"]
+        delete_image(db.session.get(Image, first))
+        assert stored_artifact_files(app, first) == [] and not storage.exists(originals[0])
+        assert stored_artifact_files(app, second) == ["glass_brain", "ortho"]
+        delete_collection(Collection.query.one())
+    assert stored_artifact_files(app, second) == [] and not storage.exists(originals[1])
+
+
+PERMANENT_MAIL_ERRORS = {
+    "bad header": lambda: BadHeaderError("Header values may not contain linefeed or carriage return characters"),
+    "recipient 550": lambda: smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"no such user")}),
+    "data 554": lambda: smtplib.SMTPDataError(554, b"message refused"),
+}
+
+
+@pytest.mark.parametrize("error", PERMANENT_MAIL_ERRORS)
+def test_a_permanent_mail_error_is_not_retried_and_not_swept_again(app, stored_image, monkeypatch, error):
+    """Issue 21: an email no server will ever take was retried 50 times, and each sweep started another chain."""
+    calls = []
+
+    def refuse(image):
+        calls.append(image.id)
+        raise PERMANENT_MAIL_ERRORS[error]()
+
+    monkeypatch.setattr(tasks, "send_outcome_email", refuse)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+        db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+    assert calls == [image_id]
+    image = image_row(app, image_id)
+    assert image.status == "ready" and image.notified_status == "ready" and image.notify_queued_at is None
+
+
+def test_a_temporary_smtp_refusal_is_retried(app, stored_image, outbox, monkeypatch):
+    real_send, calls = tasks.send_outcome_email, []
+
+    def busy_once(image):
+        calls.append(image.id)
+        if len(calls) == 1:
+            raise smtplib.SMTPRecipientsRefused({"a@example.org": (451, b"try again later")})
+        real_send(image)
+
+    monkeypatch.setattr(tasks, "send_outcome_email", busy_once)
+    monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
+    image_id = stored_image()
+    with app.app_context():
+        tasks.process_image.delay(image_id)
+    assert len(calls) == 2 and len(emails_for(outbox, image_id)) == 1
+
+
+def test_the_sweep_never_starts_a_second_email_task_beside_a_running_one(app, stored_image, monkeypatch):
+    """The email task is queued (its retries are under way on a worker); sweeps come and go."""
+    queued = []
+    monkeypatch.setattr(tasks.notify_uploader, "delay", queued.append)
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "ready"
+        db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        for _ in range(3):
+            assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert queued == [image_id]
+
+        silent = utcnow() - tasks.notify_task_silence() - timedelta(seconds=1)
+        db.session.get(Image, image_id).notify_queued_at = silent
+        db.session.commit()
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
+        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+    assert queued == [image_id, image_id]
+
+
+def test_a_name_with_cr_lf_is_stored_clean_and_its_email_is_sent(app, client, accounts, tmp_path, outbox):
+    """Issue 21: ``name`` through the API kept its CR/LF, and Flask-Mail refused the subject for ever."""
+    from webapp.models import ApiToken, User
+
+    user_id = accounts.create("crlf@example.org")
+    with app.app_context():
+        _, secret = ApiToken.issue(db.session.get(User, user_id), "t")
+        collection = Collection(owner_id=user_id, name="CRLF")
+        db.session.add(collection)
+        db.session.commit()
+        collection_id = collection.id
+    payload = mni_like_map(tmp_path / "m.nii.gz").read_bytes()
+    answer = client.post(
+        f"/api/collections/{collection_id}/images/", content_type="multipart/form-data",
+        headers={"Authorization": f"Token {secret}"},
+        data={"file": (io.BytesIO(payload), "m.nii.gz"), "name": "map\r\nBcc: victim@example.org\u2028x\x07"},
+    )
+    assert answer.status_code == 201, answer.get_json()
+    image_id = answer.get_json()["id"]
+    image = image_row(app, image_id)
+    assert image.name == "mapBcc: victim@example.orgx" and image.status == "ready"
+    [message] = emails_for(outbox, image_id)
+    assert message["Subject"] == "Your map “mapBcc: victim@example.orgx” is ready" and message["Bcc"] is None

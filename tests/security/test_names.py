@@ -188,3 +188,49 @@ def test_thumbnails_are_png_and_nosniff(world):
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
     answer = client.get(f"/images/{world.ids['public_image']}/thumbnails/..%2f..%2fsecret_key.png")
     assert answer.status_code == 404
+
+
+CONTROLS = "a\r\nBcc: x@example.org\x07\u202e\u2028b"
+CLEANED = "aBcc: x@example.orgb"
+
+
+def test_control_characters_are_stripped_from_every_stored_name_and_text(app, owner, nifti):
+    """Issue 21: one helper (``webapp/text.py``) cleans names and texts from the API, tus and the forms;
+    descriptions keep their line breaks (as ``\\n``) and nothing else."""
+    from webapp.models import ApiToken, Collection
+
+    client, collection_id, token = owner
+    api = {"Authorization": f"Token {token}"}
+    made = client.post("/api/collections/", headers=api, json={
+        "name": CONTROLS, "authors": CONTROLS, "journal_name": CONTROLS,
+        "description": "one\r\ntwo\x1b[31m\u2029three"})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["name"] == made.get_json()["authors"] == made.get_json()["journal_name"] == CLEANED
+    assert made.get_json()["description"] == "one\ntwo[31m\nthree"
+
+    image_id = by_api(client, collection_id, token, "m.nii.gz", nifti)
+    edited = client.patch(f"/api/images/{image_id}/", headers=api, json={"name": CONTROLS, "description": CONTROLS})
+    assert edited.status_code == 200 and edited.get_json()["name"] == CLEANED
+    assert edited.get_json()["description"] == "a\nBcc: x@example.org\nb"
+
+    def b64(value):
+        return base64.b64encode(value.encode()).decode()
+
+    answer = client.post("/api/uploads/", data=nifti, headers={
+        "Tus-Resumable": "1.0.0", "Authorization": f"Token {token}", "Upload-Length": str(len(nifti)),
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Metadata": f"filename {b64('t.nii.gz')},collection_id {b64(str(collection_id))},name {b64(CONTROLS)}"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+
+    form_path = f"/collections/{collection_id}/edit"
+    answer = client.post(form_path, data={"name": CONTROLS, "description": "x\r\ny\x00", "authors": CONTROLS,
+                                          "csrf_token": csrf_token(client, form_path)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    tokens_path = "/accounts/tokens"
+    client.post(tokens_path, data={"name": CONTROLS, "csrf_token": csrf_token(client, tokens_path)})
+    with app.app_context():
+        tus_image = db.session.scalar(db.select(Image).order_by(Image.id.desc()).limit(1))
+        assert tus_image.name == CLEANED
+        collection = db.session.get(Collection, collection_id)
+        assert (collection.name, collection.authors, collection.description) == (CLEANED, CLEANED, "x\ny")
+        assert db.session.scalar(db.select(ApiToken.name).order_by(ApiToken.id.desc()).limit(1)) == CLEANED

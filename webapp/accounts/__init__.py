@@ -3,3 +3,6 @@ from flask import Blueprint
 bp = Blueprint("accounts", __name__)
 
 from . import views  # noqa: E402,F401
+from .signals import connect_signals  # noqa: E402
+
+connect_signals()

@@ -8,6 +8,7 @@ from ..access import row_or_none
 from ..extensions import db
 from ..limits import pending_limit_for, quota_bytes_for
 from ..models import ApiToken, Collection, utcnow
+from ..text import one_line
 from . import bp
 from .forms import NewTokenForm, RevokeForm
 
@@ -43,7 +44,7 @@ def tokens():
     form = NewTokenForm()
     new_secret = None
     if form.validate_on_submit():
-        _, new_secret = ApiToken.issue(current_user, form.name.data.strip())
+        _, new_secret = ApiToken.issue(current_user, one_line(form.name.data) or "API token")
         db.session.commit()
         form = NewTokenForm(formdata=None)
     page = render_template(

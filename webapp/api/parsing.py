@@ -13,6 +13,7 @@ import re
 from flask import request
 
 from ..numbers import ascii_integer
+from ..text import multi_line, one_line
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES, TEMPLATES, code_for
 from .errors import FieldErrors
 
@@ -42,15 +43,17 @@ def checked_string(value):
     return text
 
 
-def text(max_length, *, required=False, empty=""):
-    """A cleaner for a text field: trimmed, bounded, blank becomes ``empty`` (or an error when required)."""
+def text(max_length, *, required=False, empty="", multiline=False):
+    """A cleaner for a text field: control characters removed (line breaks kept when ``multiline``),
+    trimmed, bounded, blank becomes ``empty`` (or an error when required)."""
+    strip_controls = multi_line if multiline else one_line
 
     def clean(value):
         if value is None:
             if required:
                 raise Invalid("This field may not be null.")
             return empty
-        cleaned = checked_string(value).strip()
+        cleaned = strip_controls(checked_string(value))
         if not cleaned:
             if required:
                 raise Invalid("This field may not be blank.")
@@ -125,7 +128,7 @@ def positive_int(value):
 
 COLLECTION_FIELDS = {
     "name": ("name", text(200, required=True)),
-    "description": ("description", text(10000)),
+    "description": ("description", text(10000, multiline=True)),
     "authors": ("authors", text(2000)),
     "DOI": ("doi", matching(DOI_PATTERN, 200, "A DOI looks like 10.1234/abcd.")),
     "paper_url": ("paper_url", matching(URL_PATTERN, 500, "Enter a valid URL.")),
@@ -140,7 +143,7 @@ COLLECTION_READ_ONLY = {
 
 IMAGE_FIELDS = {
     "name": ("name", text(255)),
-    "description": ("description", text(10000)),
+    "description": ("description", text(10000, multiline=True)),
     "map_type": ("map_type", choice(MAP_TYPES, empty="Other")),
     "modality": ("modality", one_of(MODALITIES, empty="Other")),
     "analysis_level": ("analysis_level", choice(ANALYSIS_LEVELS, empty=None)),

@@ -13,6 +13,7 @@ from ..files import delete_collection
 from ..listing import SORTS, CollectionFilters, page_number
 from ..models import Collection, Image
 from ..pagecache import shared_with_visitors
+from ..text import multi_line, one_line
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
@@ -21,13 +22,13 @@ PER_PAGE = 24
 
 def fill_collection(collection, form):
     """Copy the form into the collection, empty strings as NULL where the column is optional."""
-    collection.name = form.name.data.strip()
-    collection.description = form.description.data or ""
-    collection.authors = form.authors.data or ""
-    collection.doi = (form.doi.data or "").strip() or None
-    collection.paper_url = form.paper_url.data or None
-    collection.journal_name = form.journal_name.data or None
-    collection.full_dataset_url = form.full_dataset_url.data or None
+    collection.name = one_line(form.name.data)
+    collection.description = multi_line(form.description.data)
+    collection.authors = one_line(form.authors.data)
+    collection.doi = one_line(form.doi.data) or None
+    collection.paper_url = one_line(form.paper_url.data) or None
+    collection.journal_name = one_line(form.journal_name.data) or None
+    collection.full_dataset_url = one_line(form.full_dataset_url.data) or None
     collection.private = bool(form.private.data)
 
 

@@ -24,6 +24,7 @@ from ..ingest import add_image, remaining_quota, upload_limit_for
 from ..models import Upload, utcnow
 from ..pipeline import queue_processing
 from ..storage import new_key
+from ..text import one_line
 from ..vocab import MAP_TYPES
 
 CLAIM_STALE_AFTER = timedelta(minutes=10)
@@ -134,8 +135,8 @@ def check_patch_limits(user, upload, content_length):
 def image_fields(metadata):
     """The Image fields the client may set through ``Upload-Metadata``."""
     fields = {}
-    if metadata.get("name"):
-        fields["name"] = metadata["name"]
+    if one_line(metadata.get("name")):
+        fields["name"] = one_line(metadata["name"])
     if metadata.get("map_type"):
         fields["map_type"] = metadata["map_type"]
     return fields
