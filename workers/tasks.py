@@ -24,7 +24,7 @@ from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
 from webapp.storage import artifact_key
 
-from . import nifti, render, stats
+from . import nifti, render, slices, stats
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,12 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config):
-    """Run the pure steps on a local file: the report, the statistics and the thumbnails."""
+def analyse(path, config, map_type=None):
+    """Run the pure steps on a local file: the report, the statistics and the thumbnails.
+
+    The thumbnails follow the map type (threshold, outlines or labels) and
+    the statistics' verdict on MNI space (anatomy behind the slices).
+    """
     report, data = nifti.inspect_and_load(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
@@ -67,8 +71,11 @@ def analyse(path, config):
     )
     affine = np.asarray(report.affine, dtype=np.float64)
     numbers = stats.compute(data, affine)
-    pictures = render.render_all(data, affine)
-    return report.to_dict(), numbers, pictures
+    report_dict = report.to_dict()
+    shown = slices.shown_type(map_type, numbers)
+    pictures = render.render_all(data, affine, threshold=slices.threshold_for(shown, data, numbers, report_dict),
+                                 map_type=shown, mni=not numbers.get("not_mni"))
+    return report_dict, numbers, pictures
 
 
 def store_pictures(image_id, pictures):
@@ -138,11 +145,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path):
+def outcome_of(image_id, path, map_type=None):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config))
+        return ("ready", analyse(path, config, map_type))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -163,7 +170,7 @@ def process_image(self, image_id):
             return None
         try:
             with get_storage().local_path(image.storage_key) as path:
-                outcome = outcome_of(image_id, path)
+                outcome = outcome_of(image_id, path, image.map_type)
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
