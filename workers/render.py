@@ -1,22 +1,17 @@
 """PNG thumbnails of a map, with numpy and Pillow only.
 
 Rendering runs on every upload, so it avoids matplotlib (and nilearn's
-plotting, seconds per map): colours come from small lookup tables, panels are
-array slices or maximum projections, scaled with nearest-neighbour resizing.
-
-Conventions, shared by every picture:
+plotting, seconds per map). The slices over anatomy, the axial mosaic and
+the glass brain are drawn by ``workers.slices``; this module keeps what they
+share with the series mosaic (RAS reorientation, the first volume) and the
+mosaic of a 4D series' volumes:
 
 * the volume is first reoriented to RAS with nibabel (``io_orientation``),
-  so every view is neurological: the brain's left is on the picture's left
-  ("L" and "R" are written on coronal and axial panels), anterior is up in
-  axial views and right in sagittal ones, superior is up;
+  so every view is neurological (the brain's left on the picture's left);
 * pixels have the voxels' physical aspect (voxel sizes from the affine);
-* signed maps use a blue-white-red scale symmetric around 0, maps without
-  negative values a yellow-to-red scale from 0; the scale saturates at the
-  99.5th percentile of absolute values so one outlier can't wash a map out;
-* NaN and zero voxels are background (white), infinities saturate;
-* for 4D images the orthogonal slices and the glass brain show the first
-  volume, and ``mosaic_4d`` the middle axial slice of up to 16 volumes.
+* the series mosaic uses a blue-white-red scale symmetric around 0 for
+  signed series, a yellow-to-red scale otherwise, saturating at the 99.5th
+  percentile of absolute values; NaN and zero voxels are background (white).
 
 An empty map (all zero or NaN) still gives a valid, blank picture.
 """
@@ -32,26 +27,19 @@ import numpy as np
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from PIL import Image, ImageDraw, ImageFont
 
-from workers.mni import mni_brain_mask
-from workers.stats import first_position
-
-ORTHO_WIDTH = 600
-GLASS_WIDTH = 480
 MOSAIC_WIDTH = 600
 MOSAIC_MAX_VOLUMES = 16
 MAX_PANEL_PIXELS = 1200
 GAP = 6
 BACKGROUND = (255, 255, 255)
-OUTLINE = (150, 150, 150)
 LABEL = (90, 90, 90)
 SATURATION_PERCENTILE = 99.5
 SAMPLE_SIZE = 50_000
 PNG_COMPRESS_LEVEL = 1  # palette thumbnails: level 1 is a few % larger and several times faster than 6
-VIEWS = ((1, 2), (0, 2), (0, 1))  # (horizontal, vertical) axes of the sagittal, coronal and axial views
 
 
 LEVELS = 250  # palette entries for the colour scale; the last few hold background, outline and labels
-BACKGROUND_INDEX, OUTLINE_INDEX, LABEL_INDEX = LEVELS, LEVELS + 1, LEVELS + 2
+BACKGROUND_INDEX, LABEL_INDEX = LEVELS, LEVELS + 1
 
 
 def _lut(anchors: list[tuple[int, int, int]]) -> np.ndarray:
@@ -81,41 +69,28 @@ class _Scale:
     @property
     def palette(self) -> list[int]:
         """Pictures are palette PNGs: a third of the pixels to compress, the same look."""
-        extra = np.array([BACKGROUND, OUTLINE, LABEL], dtype=np.uint8)
+        extra = np.array([BACKGROUND, LABEL], dtype=np.uint8)
         entries = np.concatenate([self.lut, extra])
         return np.pad(entries, ((0, 256 - len(entries)), (0, 0))).ravel().tolist()
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A volume in RAS orientation (NaN as 0) with what every picture needs."""
-
-    volume: np.ndarray
-    affine: np.ndarray
-    zooms: np.ndarray
-    scale: _Scale
 
 
 # --------------------------------------------------------------------------
 # public API
 
-def render_all(data: np.ndarray, affine: np.ndarray) -> dict[str, bytes]:
-    """Every thumbnail of an image: "glass_brain", "ortho", and "mosaic" for 4D series."""
-    prepared = _prepare(first_volume(data), affine)
-    pictures = {"glass_brain": _glass_brain_png(prepared), "ortho": _ortho_png(prepared)}
+def render_all(data: np.ndarray, affine: np.ndarray, *, threshold=None, map_type: str | None = None,
+               mni: bool = True) -> dict[str, bytes]:
+    """Every thumbnail: "glass_brain", "ortho", "axial_mosaic", and "mosaic" (the volumes) for 4D series.
+
+    ``threshold`` (a ``workers.thresholds.Threshold``, None: every non-zero
+    voxel) and ``map_type`` decide what is coloured and how; ``mni`` False
+    draws over the map's own first volume instead of the MNI template.
+    """
+    from workers import slices
+
+    pictures = slices.pictures(data, affine, threshold=threshold, map_type=map_type, mni=mni)
     if data.ndim == 4 and data.shape[3] > 1:
         pictures["mosaic"] = mosaic_4d(data, affine)
     return pictures
-
-
-def orthogonal_slices(data: np.ndarray, affine: np.ndarray) -> bytes:
-    """Sagittal, coronal and axial slices through the peak, side by side (PNG)."""
-    return _ortho_png(_prepare(first_volume(data), affine))
-
-
-def glass_brain(data: np.ndarray, affine: np.ndarray) -> bytes:
-    """Maximum intensity projections in three views, over the MNI brain's outline (PNG)."""
-    return _glass_brain_png(_prepare(first_volume(data), affine))
 
 
 def mosaic_4d(data: np.ndarray, affine: np.ndarray) -> bytes:
@@ -207,21 +182,6 @@ def colourise(plane: np.ndarray, scale: _Scale) -> np.ndarray:
     return index
 
 
-def _prepare(volume: np.ndarray, affine: np.ndarray) -> _Prepared:
-    """NaN becomes 0 once here: both are background, and projections then need no NaN handling.
-
-    The RAS view is copied in its own memory order (flips undone, no
-    transposition), so the copy is sequential and the volume stays
-    contiguous for every later reduction; NaN is looked for only when the
-    maximum (which propagates NaN) says there is one.
-    """
-    ras, ras_affine = to_ras(np.asarray(volume), affine)
-    clean = ras.copy(order="K")
-    if clean.size and clean.dtype.kind == "f" and np.isnan(clean.max()):
-        clean[np.isnan(clean)] = 0
-    return _Prepared(clean, ras_affine, _zooms(ras_affine), colour_scale(clean))
-
-
 def _zooms(affine: np.ndarray) -> np.ndarray:
     """Voxel sizes relative to the largest, kept within 1:100 so no panel collapses."""
     zooms = np.linalg.norm(affine[:3, :3], axis=0)
@@ -249,34 +209,6 @@ def _canvas(size: tuple[int, int], scale: _Scale) -> Image.Image:
     return canvas
 
 
-def _layout(prepared: _Prepared, width: int) -> list[tuple[int, int]]:
-    """Pixel sizes of the three panels, sharing one mm scale, fitting ``width``."""
-    extent = np.array(prepared.volume.shape[:3]) * prepared.zooms
-    per_unit = (width - 2 * GAP) / sum(extent[h] for h, _v in VIEWS)
-    return [(_clamp(extent[h] * per_unit), _clamp(extent[v] * per_unit)) for h, v in VIEWS]
-
-
-def _side_by_side(panels: list[Image.Image], scale: _Scale) -> Image.Image:
-    width = sum(p.width for p in panels) + GAP * (len(panels) - 1)
-    height = max(p.height for p in panels)
-    canvas = _canvas((width, height), scale)
-    x = 0
-    for panel in panels:
-        canvas.paste(panel, (x, (height - panel.height) // 2))
-        x += panel.width + GAP
-    return canvas
-
-
-def _label_left_right(canvas: Image.Image, panels: list[Image.Image]) -> None:
-    draw = ImageDraw.Draw(canvas)
-    x = panels[0].width + GAP
-    for panel in panels[1:]:
-        top = (canvas.height - panel.height) // 2
-        draw.text((x + 3, top + 2), "L", fill=LABEL_INDEX, font=_font())
-        draw.text((x + panel.width - 10, top + 2), "R", fill=LABEL_INDEX, font=_font())
-        x += panel.width + GAP
-
-
 @lru_cache(maxsize=1)
 def _font() -> ImageFont.ImageFont:
     """Pillow's default font, loaded once: loading it on every label was a tenth of the rendering time."""
@@ -287,103 +219,3 @@ def _png(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------
-# orthogonal slices
-
-def _peak_index(volume: np.ndarray) -> tuple[int, int, int]:
-    """The first voxel (C order) of largest |value| (NaN already 0), or the centre when the map is empty."""
-    highest, lowest = volume.max(), volume.min()
-    value = highest if abs(highest) >= abs(lowest) else lowest
-    if value == 0:
-        return tuple(s // 2 for s in volume.shape[:3])
-    return tuple(first_position(volume, value))
-
-
-def _ortho_png(prepared: _Prepared) -> bytes:
-    volume = prepared.volume
-    x, y, z = _peak_index(volume)
-    planes = [volume[x, :, :], volume[:, y, :], volume[:, :, z]]
-    sizes = _layout(prepared, ORTHO_WIDTH)
-    panels = [_panel(plane, prepared.scale, size) for plane, size in zip(planes, sizes, strict=True)]
-    canvas = _side_by_side(panels, prepared.scale)
-    _label_left_right(canvas, panels)
-    return _png(canvas)
-
-
-# --------------------------------------------------------------------------
-# glass brain
-
-def _projection(volume: np.ndarray, axis: int, signed: bool) -> np.ndarray:
-    """Maximum intensity projection; for signed maps the value of largest |value|, sign kept."""
-    highest = volume.max(axis=axis)
-    if not signed:
-        return highest
-    lowest = volume.min(axis=axis)
-    return np.where(highest >= -lowest, highest, lowest)
-
-
-def _glass_brain_png(prepared: _Prepared) -> bytes:
-    volume = prepared.volume
-    sizes = _layout(prepared, GLASS_WIDTH)
-    panels = []
-    for axis, ((h, v), size) in enumerate(zip(VIEWS, sizes, strict=True)):
-        panel = _panel(_projection(volume, axis, prepared.scale.signed), prepared.scale, size)
-        _draw_outline(panel, prepared.affine, volume.shape, (h, v), axis)
-        panels.append(panel)
-    canvas = _side_by_side(panels, prepared.scale)
-    _label_left_right(canvas, panels)
-    return _png(canvas)
-
-
-def _draw_outline(panel: Image.Image, affine: np.ndarray, shape, axes: tuple[int, int], along: int) -> None:
-    """Grey MNI brain outline on the panel's background pixels."""
-    h, v = axes
-    outline = _outline(panel.size, (shape[h], shape[v]), (float(affine[h, h]), float(affine[h, 3]),
-                                                          float(affine[v, v]), float(affine[v, 3])), axes, along)
-    pixels = np.asarray(panel).copy()
-    pixels[outline & (pixels == BACKGROUND_INDEX)] = OUTLINE_INDEX
-    panel.paste(Image.fromarray(pixels, "P"))
-
-
-@lru_cache(maxsize=64)
-def _outline(size: tuple[int, int], voxels: tuple[int, int], steps: tuple[float, float, float, float],
-             axes: tuple[int, int], along: int) -> np.ndarray:
-    """The outline's pixels for one panel geometry; most uploads share a few grids, so it is cached."""
-    silhouette, mask_affine = _mni_silhouette(along)
-    h, v = axes
-    step_h, origin_h, step_v, origin_v = steps
-    columns = _pixel_mm(size[0], voxels[0], step_h, origin_h)
-    rows = _pixel_mm(size[1], voxels[1], step_v, origin_v)[::-1]
-    i = np.floor((columns - mask_affine[h, 3]) / mask_affine[h, h] + 0.5).astype(np.int64)
-    j = np.floor((rows - mask_affine[v, 3]) / mask_affine[v, v] + 0.5).astype(np.int64)
-    ok_i = (i >= 0) & (i < silhouette.shape[0])
-    ok_j = (j >= 0) & (j < silhouette.shape[1])
-    inside = silhouette[np.ix_(np.where(ok_i, i, 0), np.where(ok_j, j, 0))] & ok_i[:, None] & ok_j[None, :]
-    outline = (inside & ~_eroded(inside)).T
-    outline.setflags(write=False)
-    return outline
-
-
-def _pixel_mm(n_pixels: int, n_voxels: int, step: float, origin: float) -> np.ndarray:
-    """mm coordinate of each pixel centre along one panel axis."""
-    voxel = (np.arange(n_pixels) + 0.5) * (n_voxels / n_pixels) - 0.5
-    return origin + step * voxel
-
-
-def _eroded(inside: np.ndarray) -> np.ndarray:
-    core = inside.copy()
-    core[1:, :] &= inside[:-1, :]
-    core[:-1, :] &= inside[1:, :]
-    core[:, 1:] &= inside[:, :-1]
-    core[:, :-1] &= inside[:, 1:]
-    return core
-
-
-@lru_cache(maxsize=3)
-def _mni_silhouette(along: int) -> tuple[np.ndarray, np.ndarray]:
-    """The MNI brain mask projected along one axis (axis order kept), with the mask's affine."""
-    mask, mask_affine = mni_brain_mask()
-    ras, ras_affine = to_ras(mask, mask_affine)
-    return ras.any(axis=along), ras_affine

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import nifti, render, stats
+from . import nifti, render, slices, stats
 
 
 @dataclass
@@ -38,8 +38,13 @@ class _Gathered:
 
 
 def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSED_BYTES,
-            max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES) -> Analysis:
-    """Check, measure and render a file in one streaming pass; raises ``nifti.InvalidNifti`` for a bad file."""
+            max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES, map_type: str | None = None) -> Analysis:
+    """Check, measure and render a file in one streaming pass; raises ``nifti.InvalidNifti`` for a bad file.
+
+    The thumbnails follow ``map_type`` (the uploader's, or the inferred one for
+    "Other"): its threshold, outlines or labels, over the MNI template unless
+    the statistics say the map is not in MNI space.
+    """
     with nifti.open_series(path, max_decompressed_bytes=max_decompressed_bytes,
                            max_array_bytes=max_array_bytes) as series:
         affine = series.affine
@@ -52,8 +57,11 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     is_series = len(shape) == 4
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
                                             volumes=summary.volumes if is_series else None)
-    pictures = render.render_all(gathered.first, affine)
-    analysis = Analysis(report.to_dict(), numbers, pictures)
+    report_dict = report.to_dict()
+    shown = slices.shown_type(map_type, numbers)
+    pictures = render.render_all(gathered.first, affine, map_type=shown, mni=not numbers.get("not_mni"),
+                                 threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict))
+    analysis = Analysis(report_dict, numbers, pictures)
     if is_series:
         add_series_results(analysis, gathered, shape, affine)
     return analysis
@@ -80,9 +88,14 @@ def add_series_results(analysis: Analysis, gathered: _Gathered, shape, affine: n
     tsnr = stats.tsnr_map(mean, summary.temporal_sd())
     analysis.maps = {"tmean": mean, "tsnr": tsnr}
     analysis.pictures["mosaic"] = render.mosaic_png(gathered.planes, gathered.picks, shape[:3], affine)
-    analysis.pictures["tmean"] = render.orthogonal_slices(mean, affine)
-    analysis.pictures["tsnr"] = render.orthogonal_slices(tsnr, affine)
+    analysis.pictures["tmean"] = temporal_picture(mean, affine, map_type="A")
+    analysis.pictures["tsnr"] = temporal_picture(tsnr, affine, map_type="Other")
     analysis.numbers["series"] = series_facts(analysis.report, shape) | stats.series_numbers(mean, tsnr)
+
+
+def temporal_picture(volume: np.ndarray, affine: np.ndarray, *, map_type: str) -> bytes:
+    """Orthogonal slices of a temporal map over the series' own grid: the mean as anatomy, tSNR in colour."""
+    return slices.ortho(slices.scene(volume, affine, threshold=None, map_type=map_type, mni=False))
 
 
 def series_facts(report: dict, shape) -> dict:

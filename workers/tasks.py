@@ -59,12 +59,17 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config):
-    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails."""
+def analyse(path, config, map_type=None):
+    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails.
+
+    The thumbnails follow the map type (threshold, outlines or labels) and
+    the statistics' verdict on MNI space (anatomy behind the slices).
+    """
     result = series.analyse(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
         max_array_bytes=config["MAX_ARRAY_BYTES"],
+        map_type=map_type,
     )
     return result.report, result.numbers, result.pictures
 
@@ -167,11 +172,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path):
+def outcome_of(image_id, path, map_type=None):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config))
+        return ("ready", analyse(path, config, map_type))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -194,7 +199,7 @@ def process_image(self, image_id):
         storage_key = image.storage_key
         try:
             with get_storage().local_path(storage_key) as path:
-                outcome = outcome_of(image_id, path)
+                outcome = outcome_of(image_id, path, image.map_type)
                 files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)

@@ -60,6 +60,14 @@ class Threshold:
             return magnitude >= self.value
 
 
+def from_stats(stored: dict | None) -> Threshold | None:
+    """The threshold kept in an image's statistics (``stats["threshold"]``), or None when there is none."""
+    if not isinstance(stored, dict) or stored.get("value") is None:
+        return None
+    return Threshold(float(stored["value"]), bool(stored.get("two_sided")), str(stored.get("rule") or ""),
+                     below=bool(stored.get("below")), nonzero=bool(stored.get("nonzero")))
+
+
 def choose(map_type: str | None, values: np.ndarray, *, is_thresholded: bool = False,
            dof: float | tuple[float, float] | None = None) -> Threshold | None:
     """The threshold for a map of this type, or None for masks, parcellations and anatomy.

@@ -104,6 +104,18 @@ def mean_over_time(stats):
             "height": PLOT_HEIGHT}
 
 
+#: The CSS width each thumbnail is shown at; one drawn at least 1.5 times wider is for high-density screens.
+THUMBNAIL_WIDTHS = {"glass_brain": 480, "ortho": 600, "axial_mosaic": 600, "mosaic": 600}
+
+
+def shown_size(artifact):
+    """(width, height, density) to show a thumbnail at: retina pictures at half their pixel size, with srcset."""
+    css = THUMBNAIL_WIDTHS.get(artifact.kind)
+    if css and artifact.width and artifact.height and artifact.width >= 1.5 * css:
+        return artifact.width // 2, artifact.height // 2, 2
+    return artifact.width, artifact.height, 1
+
+
 @bp.route("/<int:image_id>")
 @shared_with_visitors
 def detail(image_id):
@@ -114,6 +126,7 @@ def detail(image_id):
         "images/detail.html",
         image=image,
         thumbnails=thumbnails,
+        sizes={kind: shown_size(artifact) for kind, artifact in thumbnails.items()},
         stats=image.stats.data if image.stats else None,
         viewer=viewer_range(image.stats.data if image.stats else None),
         over_time=mean_over_time(image.stats.data if image.stats else None),
