@@ -180,8 +180,8 @@ def during_analysis(monkeypatch, action):
         claimed["id"] = image_id
         return real_claim(image_id)
 
-    def analyse_then_act(path, config):
-        results = real_analyse(path, config)
+    def analyse_then_act(path, config, *args):
+        results = real_analyse(path, config, *args)
         action(db.session.get(Image, claimed["id"]))
         return results
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests import niftigen as gen
-from workers import nifti, render, series, stats
+from workers import nifti, render, series, slices, stats
 
 
 def series_data(volumes, voxel_mm=8.0, seed=1):
@@ -47,7 +47,10 @@ def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     result = series.analyse(path)
     affine = np.asarray(report.affine)
     assert result.numbers == stats.compute(data, affine)
-    assert result.pictures == render.render_all(data, affine)
+    shown = slices.shown_type(None, result.numbers)
+    threshold = slices.threshold_for(shown, data, result.numbers, result.report)
+    assert result.pictures == render.render_all(data, affine, threshold=threshold, map_type=shown,
+                                                mni=not result.numbers["not_mni"])
     assert result.report == report.to_dict() and result.maps == {}
 
 
