@@ -9,11 +9,9 @@ import io
 import pytest
 
 from tests.niftigen import mni_like_map
-
 from tests.tus.conftest import metadata_header
 from webapp.extensions import db
 from webapp.models import ApiToken, Image, User
-
 
 QUOTA_BELOW_THE_MAP = 70_000
 

@@ -64,7 +64,7 @@ def test_signed_in_visitors_report_a_map_and_a_collection(site):
     image_id = site.image()
     cid = site.ids["public_collection"]
     other = site.clients["other"]
-    assert 'href="/images/%d/report"' % image_id in other.get(f"/images/{image_id}").get_data(as_text=True)
+    assert f'href="/images/{image_id}/report"' in other.get(f"/images/{image_id}").get_data(as_text=True)
     form = other.get(f"/images/{image_id}/report").get_data(as_text=True)
     assert "Copyright or licence problem" in form
     answer = site.post("other", f"/images/{image_id}/report", {"reason": "copyright", "text": "My figure"})
