@@ -133,6 +133,8 @@ class Config:
 
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
         self.METRICS_ALLOWED_ADDRESSES = env_str("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+        self.METRICS_WORKER_PORT = env_int("METRICS_WORKER_PORT", 0)
+        self.METRICS_WORKER_HOST = env_str("METRICS_WORKER_HOST", "127.0.0.1")
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "5/minute;30/day")
         self.WORKER_PING_TIMEOUT = float(env_str("WORKER_PING_TIMEOUT", "1.0"))
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

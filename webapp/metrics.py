@@ -119,7 +119,12 @@ class ScrapeTimeCollector:
 
         with self.app.app_context():
             statuses = GaugeMetricFamily("neurodrop_images", "Images in each status", labels=["status"])
-            for status, count in images_per_status().items():
+            try:
+                counts = images_per_status()
+            except Exception as exc:  # the database being down must not hide the other numbers
+                self.app.logger.warning("metrics: images per status unavailable: %r", exc)
+                counts = {}
+            for status, count in counts.items():
                 statuses.add_metric([status], count)
             yield statuses
             depths = GaugeMetricFamily("neurodrop_queue_depth", "Messages waiting in each queue", labels=["queue"])
@@ -145,6 +150,16 @@ def metrics_view():
     body = generate_latest(registry)
     body += generate_latest(current_app.extensions["metrics_scrape_registry"])
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def serve_worker_metrics(config):
+    """A worker machine's own ``/metrics`` (``METRICS_WORKER_PORT``), for workers on machines without the web."""
+    from prometheus_client import start_http_server
+
+    port = config.get("METRICS_WORKER_PORT") or 0
+    if port:
+        start_http_server(port, addr=config.get("METRICS_WORKER_HOST", "127.0.0.1"), registry=scrape_registry())
+    return port
 
 
 def init_metrics(app):
