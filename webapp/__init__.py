@@ -55,6 +55,7 @@ def make_instance_folders(app):
 def register_extensions(app):
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
+    from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)
@@ -69,7 +70,12 @@ def register_extensions(app):
     mail.init_app(app)
     init_outbox(app)
     csrf.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    security.init_app(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        forgot_password_form=QueuedForgotPasswordForm,
+        send_confirmation_form=QueuedSendConfirmationForm,
+    )
     init_page_cache(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
