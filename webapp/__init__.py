@@ -53,6 +53,7 @@ def make_instance_folders(app):
 
 
 def register_extensions(app):
+    from .accounts.forms import RegisterForm
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
     from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
@@ -75,6 +76,7 @@ def register_extensions(app):
         SQLAlchemyUserDatastore(db, User, Role),
         forgot_password_form=QueuedForgotPasswordForm,
         send_confirmation_form=QueuedSendConfirmationForm,
+        register_form=RegisterForm,
     )
     init_page_cache(app)
     with app.app_context():

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import ApiToken, Collection, utcnow
 from ..text import one_line
 from . import bp
-from .forms import NewTokenForm, RevokeForm
+from .forms import NewTokenForm, PublicNameForm, RevokeForm
 
 
 def active_tokens(user):
@@ -18,13 +18,21 @@ def active_tokens(user):
     ).all()
 
 
-@bp.route("/profile")
+@bp.route("/profile", methods=["GET", "POST"])
 @auth_required("session")
 def profile():
+    form = PublicNameForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.public_name = form.public_name.data
+        db.session.commit()
+        flash(f"Others now see you as “{current_user.display_name}”.", "success")
+        return redirect(url_for("accounts.profile"))
     collection_count = db.session.scalar(
         sa.select(sa.func.count(Collection.id)).where(Collection.owner_id == current_user.id)
     )
-    return render_template("accounts/profile.html", collection_count=collection_count, used=current_user.bytes_stored())
+    return render_template(
+        "accounts/profile.html", form=form, collection_count=collection_count, used=current_user.bytes_stored()
+    ), (400 if form.errors else 200)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
