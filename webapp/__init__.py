@@ -55,8 +55,10 @@ def make_instance_folders(app):
 
 
 def register_extensions(app):
+    from .accounts.forms import RegisterForm
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
+    from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)
@@ -71,7 +73,13 @@ def register_extensions(app):
     mail.init_app(app)
     init_outbox(app)
     csrf.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    security.init_app(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        forgot_password_form=QueuedForgotPasswordForm,
+        send_confirmation_form=QueuedSendConfirmationForm,
+        register_form=RegisterForm,
+    )
     end_sessions_on_logout(security)
     init_page_cache(app)
     with app.app_context():

@@ -40,14 +40,14 @@ def init_outbox(app):
     email_dispatched.connect(write_to_outbox, sender=app, weak=False)
 
 
-def send_email(subject, recipients, text_body, html_body=None, headers=None):
+def send_email(subject, recipients, text_body, html_body=None, headers=None, sender=None):
     """Send one message now (through SMTP or into the outbox); callers retry on failure."""
     message = Message(
         subject=subject,
         recipients=list(recipients),
         body=text_body,
         html=html_body,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        sender=sender or current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers=headers or {},
     )
     try:

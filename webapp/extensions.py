@@ -11,6 +11,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from .securitymail import QueuedMailUtil
+
 
 class Base(DeclarativeBase):
     """Declarative base with a naming convention, so migrations name constraints the same on every database."""
@@ -30,7 +32,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
-security = Security()
+security = Security(mail_util_cls=QueuedMailUtil)
 cache = Cache()
 
 

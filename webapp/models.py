@@ -79,6 +79,8 @@ class User(db.Model, UserMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     username: Mapped[str | None] = mapped_column(sa.String(80))
+    #: The name shown to others, chosen at registration or on the profile; never derived from the email.
+    public_name: Mapped[str | None] = mapped_column(sa.String(80))
     password: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -93,8 +95,11 @@ class User(db.Model, UserMixin):
 
     @property
     def display_name(self):
-        """What the site shows for a user: the chosen name, else the part of the email before the @."""
-        return self.username or self.email.split("@", 1)[0]
+        """What the site shows others for a user: the chosen name, else a neutral one from the id.
+
+        The email (even its local part) is shown only to its owner and to admins (issue 21).
+        """
+        return self.public_name or f"user {self.id}"
 
     @property
     def is_admin(self):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from webapp.email import is_permanent_failure, send_email
 from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
+from webapp.securitymail import send_instructions
 from webapp.storage import artifact_key
 
 from . import copies, nifti, series
@@ -414,3 +415,26 @@ def expire_partial_uploads():
         storage.delete(key)
     stale = storage.remove_stale_staging_files(current_app.config["STALE_STAGING_HOURS"] * 3600)
     return {"expired": len(keys), "stale_staging_files": stale}
+
+
+@celery.task(acks_late=True)
+def send_account_instructions(kind, email):
+    """Reset or confirmation instructions for an address, if it has an account (the request never looks)."""
+    return send_instructions(kind, email)
+
+
+@celery.task(bind=True, acks_late=True, max_retries=None)
+def send_account_email(self, subject, recipient, sender, body, html):
+    """Send one email Flask-Security rendered; retried like the outcome emails, never when it cannot succeed."""
+    try:
+        send_email(subject, [recipient], body, html, sender=sender)
+    except Exception as exc:
+        if is_permanent_failure(exc):
+            log.error("an account email cannot be sent (%s: %s); not retrying", type(exc).__name__, exc)
+            return False
+        if self.request.retries >= current_app.config["MAIL_MAX_RETRIES"]:
+            log.error("giving up on an account email after %s tries", self.request.retries)
+            return False
+        countdown = min(2 ** min(self.request.retries, 8), MAIL_RETRY_MAX_COUNTDOWN)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    return True

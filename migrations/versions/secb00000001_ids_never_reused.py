@@ -1,4 +1,4 @@
-"""ids are never reused (SQLite AUTOINCREMENT); one outcome-email task per image at a time
+"""ids are never reused (SQLite AUTOINCREMENT); one outcome-email task per image; users' public names
 
 Revision ID: secb00000001
 Revises: 1156efcfbb5a
@@ -38,9 +38,13 @@ def upgrade():
     rebuild(True)
     with op.batch_alter_table('image', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notify_queued_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('public_name', sa.String(length=80), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_column('public_name')
     with op.batch_alter_table('image', schema=None) as batch_op:
         batch_op.drop_column('notify_queued_at')
     rebuild(False)

@@ -13,7 +13,7 @@ def test_token_and_bearer_both_authenticate(owner, client):
     for scheme in ("Token", "Bearer", "token"):
         answer = client.get("/api/user", headers={"Authorization": f"{scheme} {owner.secret}"})
         assert answer.status_code == 200
-        assert answer.get_json() == {"id": owner.id, "username": "owner", "email": "owner@example.org"}
+        assert answer.get_json() == {"id": owner.id, "username": f"user {owner.id}", "email": "owner@example.org"}
 
 
 @pytest.mark.parametrize("path", ["/api/user", "/api/my_collections/"])

@@ -29,7 +29,7 @@ def test_collection_json_has_neurovault_fields(owner, client):
     body = client.get(f"/api/collections/{made['id']}/").get_json()
     assert body["url"] == f"{BASE}/api/collections/{made['id']}/"
     assert body["download_url"] == f"{BASE}/api/collections/{made['id']}/download"
-    assert body["owner"] == owner.id and body["owner_name"] == "owner" and body["contributors"] == []
+    assert body["owner"] == owner.id and body["owner_name"] == f"user {owner.id}" and body["contributors"] == []
     assert (body["name"], body["DOI"], body["authors"], body["journal_name"]) == ("Motor", "10.1234/motor.1",
                                                                                  "A. B.", "NeuroImage")
     assert body["paper_url"] == "https://doi.org/x" and body["full_dataset_url"] == "https://x.org/d"

@@ -175,3 +175,61 @@ def test_a_password_reset_revokes_every_api_token(app, client, accounts, outbox)
     assert api_answers(app.test_client(), secret) == 401
     with app.app_context():
         assert ApiToken.query.filter(ApiToken.revoked_at.is_(None)).count() == 0
+
+
+def answer_without_secrets(response, address):
+    """The page as anyone would compare it: the CSRF token and the address typed in blanked out."""
+    page = re.sub(r'name="csrf_token"[^>]*>', "", response.get_data(as_text=True)).replace(address, "ADDRESS")
+    return response.status_code, page
+
+
+def test_reset_and_confirm_requests_do_the_same_work_for_known_and_unknown_addresses(app, client, accounts,
+                                                                                      monkeypatch, outbox):
+    """Issue 21: a known address took twice as long (token, templates, SMTP). Now the request only queues
+    a task with the address, whoever it belongs to; the worker looks it up."""
+    from workers import tasks
+
+    accounts.create(EMAIL, PASSWORD)
+    register(client, "unconfirmed@example.org")
+    queued, mailed = [], []
+    monkeypatch.setattr(tasks.send_account_instructions, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(tasks.send_account_email, "delay", lambda *args: mailed.append(args))
+    for path, known in (("/accounts/reset", EMAIL), ("/accounts/confirm", "unconfirmed@example.org")):
+        answers = [
+            answer_without_secrets(
+                client.post(path, data={"email": address, "csrf_token": csrf_token(client, path)}), address)
+            for address in (known, "ghost@example.org")
+        ]
+        assert answers[0] == answers[1] and answers[0][0] == 200
+    assert queued == [("reset", EMAIL), ("reset", "ghost@example.org"),
+                      ("confirm", "unconfirmed@example.org"), ("confirm", "ghost@example.org")]
+    assert mailed == [] and len(outbox()) == 1  # only the registration's, sent before the patch
+
+
+def test_queued_instructions_arrive_for_accounts_only(app, client, accounts, outbox):
+    """Eager Celery (the tests, ``make run`` without a worker): the task runs at once and the email is in the outbox."""
+    accounts.create(EMAIL, PASSWORD)
+    register(client, "unconfirmed@example.org")
+    assert len(outbox()) == 1
+    for address in ("ghost@example.org", "unconfirmed@example.org"):
+        client.post("/accounts/reset", data={"email": address, "csrf_token": csrf_token(client, "/accounts/reset")})
+    assert len(outbox()) == 1, "no reset for an unknown or an unconfirmed account"
+    client.post("/accounts/reset", data={"email": EMAIL.upper(), "csrf_token": csrf_token(client, "/accounts/reset")})
+    assert outbox()[-1]["To"] == EMAIL and link_in(outbox()[-1], "reset").startswith("/accounts/reset/")
+    client.post("/accounts/confirm", data={"email": EMAIL, "csrf_token": csrf_token(client, "/accounts/confirm")})
+    assert len(outbox()) == 2, "an account already confirmed gets no second confirmation"
+    client.post("/accounts/confirm",
+                data={"email": "unconfirmed@example.org", "csrf_token": csrf_token(client, "/accounts/confirm")})
+    assert outbox()[-1]["To"] == "unconfirmed@example.org" and link_in(outbox()[-1], "confirm")
+    assert len(outbox()) == 3
+
+
+def test_every_flask_security_email_goes_through_celery(app, client, monkeypatch, outbox):
+    from workers import tasks
+
+    mailed = []
+    monkeypatch.setattr(tasks.send_account_email, "delay", lambda *args: mailed.append(args))
+    assert register(client).status_code == 302
+    assert outbox() == [] and len(mailed) == 1
+    subject, recipient, sender, body, html = mailed[0]
+    assert recipient == EMAIL and "/accounts/confirm/" in body

@@ -89,7 +89,7 @@ def test_every_kind_of_write_is_seen_by_the_next_visitor(app, site):
     by_table_update = rename(lambda: db.session.execute(
         sa.update(Image.__table__).where(Image.__table__.c.id == site["image"]).values(name="renamed table")))
     assert "renamed table" in by_table_update.get_data(as_text=True)
-    owner_renamed = rename(lambda: setattr(db.session.scalar(sa.select(User)), "username", "Dr Owner"))
+    owner_renamed = rename(lambda: setattr(db.session.scalar(sa.select(User)), "public_name", "Dr Owner"))
     assert "Dr Owner" in owner_renamed.get_data(as_text=True)
 
     with app.app_context():

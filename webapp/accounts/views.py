@@ -10,7 +10,7 @@ from ..limits import pending_limit_for, quota_bytes_for
 from ..models import ApiToken, Collection, utcnow
 from ..text import one_line
 from . import bp
-from .forms import NewTokenForm, RevokeForm
+from .forms import NewTokenForm, PublicNameForm, RevokeForm
 
 #: The tokens page can show a new secret: no browser, proxy or page cache may keep a copy.
 NEVER_STORED = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
@@ -22,20 +22,27 @@ def active_tokens(user):
     ).all()
 
 
-@bp.route("/profile")
+@bp.route("/profile", methods=["GET", "POST"])
 @auth_required("session")
 def profile():
+    form = PublicNameForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.public_name = form.public_name.data
+        db.session.commit()
+        flash(f"Others now see you as “{current_user.display_name}”.", "success")
+        return redirect(url_for("accounts.profile"))
     collection_count = db.session.scalar(
         sa.select(sa.func.count(Collection.id)).where(Collection.owner_id == current_user.id)
     )
     return render_template(
         "accounts/profile.html",
+        form=form,
         collection_count=collection_count,
         used=current_user.bytes_stored(),
         quota=quota_bytes_for(current_user),
         pending=current_user.pending_image_count(),
         pending_limit=pending_limit_for(current_user),
-    )
+    ), (400 if form.errors else 200)
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

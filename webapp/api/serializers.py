@@ -125,4 +125,4 @@ def image_json(image):
 
 
 def user_json(user):
-    return {"id": user.id, "username": user.username or user.display_name, "email": user.email}
+    return {"id": user.id, "username": user.display_name, "email": user.email}
