@@ -57,6 +57,7 @@ def make_instance_folders(app):
 def register_extensions(app):
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
+    from .quota import init_quota
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)
@@ -74,6 +75,7 @@ def register_extensions(app):
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
     end_sessions_on_logout(security)
     init_page_cache(app)
+    init_quota(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
 
