@@ -59,6 +59,7 @@ def register_extensions(app):
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
     from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
+    from .quota import init_quota
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)
@@ -82,6 +83,7 @@ def register_extensions(app):
     )
     end_sessions_on_logout(security)
     init_page_cache(app)
+    init_quota(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
 

@@ -3,7 +3,9 @@
 Werkzeug's form parser asks the request for a file to write each uploaded part
 into; here that file is a storage staging file that hashes and counts as bytes
 arrive, and stops at the request's ``upload_limit``. So a file is written once,
-hashed once, and never held in memory, whatever its size.
+hashed once, and never held in memory, whatever its size. The limit is a budget
+for the whole request (``upload_budget``, what the view reserved from the quota):
+every part's bytes count against it, with or without a Content-Length.
 
 The parser reads the body 64 KiB at a time. Asking gunicorn for so little is
 slow: its reader buffers up to 1 MiB and copies what is left of that buffer on
@@ -23,18 +25,39 @@ from .storage import TooLarge
 class UploadTooLarge(RequestEntityTooLarge):
     """The 413 raised while bytes arrive, with the limit that was crossed."""
 
-    def __init__(self, limit):
-        super().__init__(f"The upload is larger than the {limit:,} bytes allowed for it.")
+    def __init__(self, limit, what="allowed for it"):
+        super().__init__(f"The upload is larger than the {limit:,} bytes {what}.")
         self.limit = limit
 
 
-class LimitedStagingFile:
-    """A staging file whose overflow becomes an HTTP 413 for the parser to pass up."""
+class ByteBudget:
+    """The bytes all the files of one request may hold together; the parts it was spent on, to close on overflow."""
 
-    def __init__(self, staged):
+    def __init__(self, limit):
+        self.limit = limit
+        self.spent = 0
+        self.parts = []
+
+    def spend(self, count):
+        self.spent += count
+        if self.spent > self.limit:
+            for part in self.parts:
+                part.close()
+            raise UploadTooLarge(self.limit, "this request may hold (the size limit, or what is left of your quota)")
+
+
+class LimitedStagingFile:
+    """A staging file whose overflow (of its own limit or the request's budget) becomes an HTTP 413."""
+
+    def __init__(self, staged, budget=None):
         self._staged = staged
+        self._budget = budget
+        if budget is not None:
+            budget.parts.append(staged)
 
     def write(self, data):
+        if self._budget is not None:
+            self._budget.spend(len(data))
         try:
             return self._staged.write(data)
         except TooLarge as exc:
@@ -70,6 +93,7 @@ def buffered_body(stream):
 
 
 class StreamingRequest(Request):
+    #: Set by an upload view before the form is read: the bytes its files may hold in all.
     upload_limit = None
 
     def _get_stream_for_parsing(self):
@@ -80,5 +104,7 @@ class StreamingRequest(Request):
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         storage = current_app.extensions["storage"]
-        limit = self.upload_limit or current_app.config["MAX_UPLOAD_BYTES"]
-        return LimitedStagingFile(storage.staging_file(max_bytes=limit))
+        per_file = current_app.config["MAX_UPLOAD_BYTES"]
+        if getattr(self, "_upload_budget", None) is None:
+            self._upload_budget = ByteBudget(per_file if self.upload_limit is None else self.upload_limit)
+        return LimitedStagingFile(storage.staging_file(max_bytes=per_file), self._upload_budget)

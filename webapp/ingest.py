@@ -3,10 +3,13 @@
 Limits are checked before bytes arrive (Content-Length against the size limit,
 the user's remaining quota and their number of pending images) and again while
 they arrive (the staging file stops at the limit), so nothing half-written stays.
+The quota is reserved before the body is read and settled with the images
+(``webapp/quota.py``), whatever the transfer encoding and however many parts.
 """
 
 from flask import abort, current_app
 
+from . import quota
 from .extensions import db, get_storage
 from .limits import pending_limit_for, quota_bytes_for
 from .models import Image
@@ -32,27 +35,43 @@ def display_name(filename):
 
 
 def remaining_quota(user):
-    return max(quota_bytes_for(user) - user.bytes_stored(), 0)
+    """Bytes of the user's quota not taken by images, unfinished tus uploads or requests in flight."""
+    return quota.available_bytes(user.id)
 
 
-def upload_limit_for(user, content_length, pending_new=1):
-    """The most bytes one file may have now; aborts with 413/429 when the answer is no before reading.
+def quota_full(user, content_length, available):
+    """The 413 for an upload that does not fit what is left of the quota."""
+    size = "Only" if content_length is None else f"The upload is {content_length:,} bytes but only"
+    abort(
+        413,
+        f"{size} {available:,} bytes of your {quota_bytes_for(user):,}-byte quota remain "
+        "(counting uploads in progress). Delete some images or ask an administrator.",
+    )
+
+
+def reserve_upload_bytes(user, content_length):
+    """The bytes this request's files may hold in all, reserved from the quota before the body is read.
 
     ``content_length`` is the whole request body, so it is allowed ``ENVELOPE_BYTES`` for the
-    multipart envelope and form fields; the exact limit is enforced on the file's own bytes as
-    they arrive.
+    multipart envelope and form fields. A body without one (chunked) reserves what is left of
+    the quota, up to the largest request; aborts with 413/429 when the answer is no before reading.
     """
     config = current_app.config
     limit = config["MAX_UPLOAD_BYTES"]
     if content_length is not None and content_length > limit + ENVELOPE_BYTES:
         abort(413, f"The upload is {content_length:,} bytes; the limit is {limit:,} bytes per upload.")
-    quota = remaining_quota(user)
-    if content_length is not None and content_length > quota + ENVELOPE_BYTES:
-        abort(
-            413,
-            f"The upload is {content_length:,} bytes but only {quota:,} bytes of your "
-            f"{quota_bytes_for(user):,}-byte quota remain. Delete some images or ask an administrator.",
-        )
+    check_pending_images(user, pending_new=1)
+    wanted = config["MAX_CONTENT_LENGTH"] if content_length is None else content_length
+    at_least = 1 if content_length is None else max(content_length - ENVELOPE_BYTES, 1)
+    try:
+        return quota.reserve(user.id, wanted, at_least)
+    except quota.QuotaFull as full:
+        quota_full(user, content_length, full.available)
+
+
+def check_pending_images(user, pending_new):
+    """429 when ``pending_new`` more images would pass the user's limit of images waiting for a worker."""
+    config = current_app.config
     pending = user.pending_image_count()
     if pending + pending_new > pending_limit_for(user):
         abort(
@@ -60,7 +79,6 @@ def upload_limit_for(user, content_length, pending_new=1):
             f"You have {pending} images waiting to be processed (the limit is "
             f"{pending_limit_for(user)}); please wait until some are done.",
         )
-    return min(limit, quota)
 
 
 def staged_file(file_storage):

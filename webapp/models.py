@@ -437,3 +437,17 @@ class Report(db.Model):
     resolved_by = relationship("User", foreign_keys=[resolved_by_id])
     collection = relationship("Collection")
     image = relationship("Image")
+
+
+class QuotaReservation(db.Model):
+    """Bytes of a user's quota held by an upload request while its body arrives (``webapp/quota.py``).
+
+    Counted as used until the request settles it: deleted in the transaction that adds its images
+    (which then count instead), or when the request fails. One left by a process that died stops
+    counting after ``STALE_STAGING_HOURS`` (its staging files are gone by then too).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

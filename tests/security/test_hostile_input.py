@@ -14,13 +14,15 @@ from .conftest import build_world
 #: "²".isdigit() is true but int("²") raises; int("٣") is 3 and int("１２") is 12 (issue 21, item 8).
 NON_ASCII_DIGITS = ("²", "٣", "１２", "1²", "߁")
 HUGE_NUMBERS = (2**31, 2**63, 10**30, *(quote(digits) for digits in NON_ASCII_DIGITS))
-HOSTILE_STRINGS = (*(quote(digits) for digits in NON_ASCII_DIGITS), "%00", "a%00b", "x" * 3000, "%2e%2e%2f%2e%2e%2fetc", "%F0%9F%A7%A0", "'%20OR%201=1--")
+HOSTILE_STRINGS = (*(quote(digits) for digits in NON_ASCII_DIGITS), "%00", "a%00b", "x" * 3000,
+                   "%2e%2e%2f%2e%2e%2fetc", "%F0%9F%A7%A0", "'%20OR%201=1--")
 LIST_PATHS = ("/collections/", "/images/", "/collections/mine", "/api/collections/", "/api/images/",
               "/api/my_collections/")
 HOSTILE_QUERIES = ("page=99999999999999999999", "page=-1", "page=abc", "page=1e9", "offset=99999999999999999999",
                    "offset=-5", "limit=99999999999", "limit=-1", "per_page=1000000", "owner=99999999999999999999",
                    "owner=abc", *(f"{name}={quote(digits)}" for name in ("owner", "page", "limit", "offset")
-                                  for digits in NON_ASCII_DIGITS), "sort=%00", "q=%00", "q=" + "x" * 5000, "map_type=%00", "modality=" + "%ff" * 20)
+                                  for digits in NON_ASCII_DIGITS),
+                   "sort=%00", "q=%00", "q=" + "x" * 5000, "map_type=%00", "modality=" + "%ff" * 20)
 
 
 @pytest.fixture

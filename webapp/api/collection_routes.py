@@ -4,9 +4,10 @@ import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import joinedload
 
+from .. import quota
 from ..extensions import db
 from ..files import delete_collection
-from ..ingest import add_image, store_upload, upload_limit_for
+from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image
 from ..numbers import ascii_whole_number
 from ..pagecache import shared_with_visitors
@@ -128,13 +129,14 @@ def collection_images(ref):
 def upload_image(collection):
     """The web upload's path: limits before reading, stream to storage, row, commit, then queue."""
     user = require_user()
-    request.upload_limit = upload_limit_for(user, request.content_length)
+    request.upload_limit = reserve_upload_bytes(user, request.content_length)
     check_session_csrf()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise field_error("file", "No file was submitted.")
     fields, extra = image_fields(body_fields())
     image = add_image(collection, user, store_upload(upload), upload.filename, extra=extra, **fields)
+    quota.settle()
     db.session.commit()
     queue_processing([image.id])
     image = db.session.get(Image, image.id, options=IMAGE_LOADING, populate_existing=True)

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import abort, current_app
 
+from .. import quota
 from ..extensions import db, get_storage
-from ..ingest import add_image, remaining_quota, upload_limit_for
+from ..ingest import add_image, check_pending_images
 from ..models import Upload, utcnow
 from ..pipeline import queue_processing
 from ..storage import new_key
@@ -86,38 +87,35 @@ def reload(upload_id):
 # limits ---------------------------------------------------------------------------------------
 
 
-def reserved_bytes(user, excluding=None):
-    """Bytes promised to the user's unfinished uploads, so parallel uploads can't overrun the quota."""
-    query = sa.select(sa.func.coalesce(sa.func.sum(Upload.length), 0)).where(
-        Upload.user_id == user.id, Upload.image_id.is_(None), Upload.expires_at > utcnow()
-    )
-    if excluding is not None:
-        query = query.where(Upload.id != excluding)
-    return db.session.scalar(query)
-
-
 def check_size_limit(length):
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if length > limit:
         abort(413, f"The upload is {length:,} bytes; the limit is {limit:,} bytes per upload.")
 
 
+def quota_full(length, available):
+    abort(
+        413,
+        f"The upload is {length:,} bytes but only {max(available, 0):,} bytes of your quota remain once "
+        "your images and unfinished uploads are counted. Delete some, or ask an administrator.",
+    )
+
+
 def check_quota(user, length, upload_id=None):
-    """413 unless ``length`` more bytes fit the user's quota, counting their other unfinished uploads."""
-    available = remaining_quota(user) - reserved_bytes(user, excluding=upload_id)
+    """413 unless ``length`` more bytes fit the user's quota, counting their other unfinished uploads.
+
+    An early answer only: a new upload is held to the quota for good when its row is committed.
+    """
+    available = quota.available_bytes(user.id, excluding_upload=upload_id)
     if length > available:
-        abort(
-            413,
-            f"The upload is {length:,} bytes but only {max(available, 0):,} bytes of your quota remain once "
-            "your images and unfinished uploads are counted. Delete some, or ask an administrator.",
-        )
+        quota_full(length, available)
 
 
 def check_creation_limits(user, length):
     """413/429 before an upload of ``length`` bytes is accepted: size limit, quota, the user's queue."""
     check_size_limit(length)
     check_quota(user, length)
-    upload_limit_for(user, None, pending_new=1)
+    check_pending_images(user, pending_new=1)
 
 
 def check_patch_limits(user, upload, content_length):
@@ -149,9 +147,14 @@ def checked_map_type(value):
 
 
 def create_upload(user, collection, length, filename, fields):
-    """A new upload with an empty partial object, committed so its offset survives a restart."""
+    """A new upload with an empty partial object, committed so its offset survives a restart.
+
+    Its row reserves its whole length from the quota: it is committed only if the quota still
+    holds once it counts (``quota.commit_within_quota``), so parallel creations cannot pass it.
+    """
     key = new_key("partials")
     get_storage().put_bytes(key, b"")
+    db.session.commit()
     upload = Upload(
         user_id=user.id,
         collection_id=collection.id,
@@ -163,7 +166,12 @@ def create_upload(user, collection, length, filename, fields):
         expires_at=next_expiry(),
     )
     db.session.add(upload)
-    db.session.commit()
+    db.session.flush()
+    try:
+        quota.commit_within_quota(user.id, excluding_upload=upload.id)
+    except quota.QuotaFull as full:
+        get_storage().delete(key)
+        quota_full(length, full.available)
     return upload
 
 

@@ -1,11 +1,15 @@
 """The upload page: several files at once, streamed to storage, each queued after its row is committed."""
 
+import functools
+
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_security import auth_required, current_user
 
+from .. import quota
 from ..access import editable_collection_or_404
+from ..auth import session_user
 from ..extensions import csrf, db
-from ..ingest import add_image, store_upload, upload_limit_for
+from ..ingest import add_image, check_pending_images, reserve_upload_bytes, store_upload
 from ..pipeline import queue_processing
 from . import bp
 
@@ -22,20 +26,37 @@ def form_error(collection, message, status=400):
     return render_template("uploads/upload.html", collection=collection), status
 
 
+def reserves_quota_first(view):
+    """Reserve the signed-in user's quota for a POST before ``auth_required`` runs: its CSRF check reads the body.
+
+    The reservation is the request's byte budget, so it must exist before the first part is parsed.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = session_user()
+        if request.method == "POST" and user is not None:
+            request.upload_limit = reserve_upload_bytes(user, request.content_length)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.route("/<int:collection_id>/upload", methods=["GET", "POST"])
+@reserves_quota_first
 @auth_required("session")
 @csrf.exempt
 def upload(collection_id):
     collection = editable_collection_or_404(collection_id)
     if request.method == "GET":
         return render_template("uploads/upload.html", collection=collection)
-    request.upload_limit = upload_limit_for(current_user, request.content_length)
     csrf.protect()
     files = [f for f in request.files.getlist("file") if f and f.filename]
     if not files:
         return form_error(collection, "Choose at least one .nii or .nii.gz file to upload.")
-    upload_limit_for(current_user, None, pending_new=len(files))
+    check_pending_images(current_user, pending_new=len(files))
     images = [add_image(collection, current_user, store_upload(f), f.filename) for f in files]
+    quota.settle()
     db.session.commit()
     queue_processing([image.id for image in images])
     if wants_json():
