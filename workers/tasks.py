@@ -57,14 +57,17 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config):
-    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails."""
+def analyse(path, config, volumes_sink=None):
+    """Run the pure steps on a local file in one streaming pass: the report, the statistics, the thumbnails
+    and the viewer's files (volumes served one by one go to ``volumes_sink``)."""
     result = series.analyse(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
         max_array_bytes=config["MAX_ARRAY_BYTES"],
+        viewer_budget=config["VIEWER_BUDGET_BYTES"],
+        volumes_sink=volumes_sink,
     )
-    return result.report, result.numbers, result.pictures
+    return result.report, result.numbers, result.pictures, result.files
 
 
 def store_pictures(image_id, pictures):
@@ -78,23 +81,37 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def store_copies(image_id, path, report):
-    """Derived files the web tier serves as they are: the gzipped copy of an uncompressed upload (decision 0009).
+FILE_TYPES = {"volume_index": ("bin", "application/octet-stream")}
+NIFTI_FILE = ("nii.gz", "application/gzip")
 
-    Returns (kind, stored object, content type) for each.
+
+def store_copies(image_id, path, results, volumes):
+    """Derived files the web tier serves as they are: the viewer's copies, the volumes served one by one
+    (``volumes``, the staging file they were written to), the gzipped copy of an uncompressed upload
+    (decision 0009). Returns (kind, stored object, content type) for each.
     """
-    if report.get("compressed"):
-        return []
+    report, numbers, _pictures, files = results
     storage = get_storage()
-    key = artifact_key(image_id, "gzip", "nii.gz")
-    staged = storage.staging_file()
-    try:
-        copies.write_gzip_copy(path, staged)
-        storage.delete(key)  # a re-run replaces it (committing never overwrites)
-        obj = storage.commit(staged, key)
-    finally:
-        staged.close()
-    return [("gzip", obj, "application/gzip")]
+    stored = []
+    for kind, data in files.items():
+        extension, content_type = FILE_TYPES.get(kind, NIFTI_FILE)
+        stored.append((kind, storage.put_bytes(artifact_key(image_id, kind, extension), data), content_type))
+    if (numbers.get("viewer") or {}).get("on_demand"):
+        stored.append(("volumes", commit_replacing(volumes, artifact_key(image_id, "volumes", "bin")),
+                       "application/octet-stream"))
+    if not report.get("compressed"):
+        with storage.staging_file() as staged:
+            copies.write_gzip_copy(path, staged)
+            stored.append(("gzip", commit_replacing(staged, artifact_key(image_id, "gzip", "nii.gz")),
+                           "application/gzip"))
+    return stored
+
+
+def commit_replacing(staged, key):
+    """Commit a staging file under a key, replacing what a previous run stored there (commit never overwrites)."""
+    storage = get_storage()
+    storage.delete(key)
+    return storage.commit(staged, key)
 
 
 def write_results(image_id, report, numbers, stored_pictures, stored_files=()):
@@ -156,11 +173,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path):
+def outcome_of(image_id, path, volumes_sink=None):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config))
+        return ("ready", analyse(path, config, volumes_sink))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -180,13 +197,14 @@ def process_image(self, image_id):
         if image is None:
             return None
         try:
-            with get_storage().local_path(image.storage_key) as path:
-                outcome = outcome_of(image_id, path)
-                files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
+            storage = get_storage()
+            with storage.local_path(image.storage_key) as path, storage.staging_file() as volumes:
+                outcome = outcome_of(image_id, path, volumes)
+                files = store_copies(image_id, path, outcome[1], volumes) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
-            report, numbers, pictures = outcome[1]
+            report, numbers, pictures, _files = outcome[1]
             finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures), files)
         else:
             finished = write_failure(image_id, outcome[1], outcome[2])
