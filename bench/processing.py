@@ -84,12 +84,13 @@ def make_maps(folder: Path, small: bool) -> dict[str, Path]:
 # what is timed
 
 def ours(path) -> dict:
-    """The worker's pure steps, as ``workers.tasks.analyse`` runs them (without its Flask config)."""
-    from workers import nifti, render, stats
+    """The worker's pure steps, as ``workers.tasks.analyse`` runs them (without its Flask config): one
+    streaming pass, volume by volume."""
+    from workers import series
 
-    report, data = nifti.inspect_and_load(path)
-    affine = np.asarray(report.affine, dtype=np.float64)
-    return {"numbers": stats.compute(data, affine), "pictures": render.render_all(data, affine)}
+    with tempfile.TemporaryFile() as volumes:
+        result = series.analyse(path, volumes_sink=volumes)
+    return {"numbers": result.numbers, "pictures": result.pictures}
 
 
 def floor(path) -> np.ndarray:
@@ -124,9 +125,7 @@ def nilearn_way(path) -> list[bytes]:
 
 def child(kind: str, path: str) -> dict:
     """Import, then one call timed cold; peak RSS before and after."""
-    import workers.nifti  # noqa: F401 - imports are not part of the first call's time
-    import workers.render  # noqa: F401
-    import workers.stats  # noqa: F401
+    import workers.series  # noqa: F401 - imports are not part of the first call's time
 
     before = peak_rss_bytes()
     start = time.perf_counter()

@@ -58,8 +58,8 @@ def register_extensions(app):
     from .accounts.forms import RegisterForm
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
-    from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
     from .quota import init_quota
+    from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
     from .sqlite import enable_sqlite_pragmas
 
     db.init_app(app)

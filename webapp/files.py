@@ -1,5 +1,6 @@
 """Serving and removing stored files, shared by the pages and the API."""
 
+import io
 import mimetypes
 import os
 
@@ -35,17 +36,21 @@ def nifti_download_name(image):
     return name
 
 
-def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
+def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, span=None):
     """Stream a stored object with ranges and conditional requests, never with Content-Encoding.
 
     Flask guesses ``Content-Encoding: gzip`` from a ``.gz`` name, which makes HTTP clients
     unpack the bytes on the fly and save raw NIfTI under a ``.nii.gz`` name; the stored
-    bytes are served exactly as they are instead.
+    bytes are served exactly as they are instead. ``span`` (start, length) serves that part
+    of the object as a file of its own (one volume of a series), reading nothing else.
     """
     storage = get_storage()
     handle = storage.open(key)
-    size = handle_size(handle)
     modified = handle_mtime(handle)
+    if span is not None:
+        handle = StoredSlice(handle, *span)
+        key = f"{key}-{span[0]:x}"
+    size = handle_size(handle)
     response = send_file(
         handle,
         mimetype=mimetype,
@@ -66,6 +71,46 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Accept-Ranges", "bytes")
     return response
+
+
+class StoredSlice(io.RawIOBase):
+    """Bytes [start, start + length) of an opened stored object, as a seekable file of their own."""
+
+    def __init__(self, handle, start, length):
+        super().__init__()
+        self._handle = handle
+        self._start = start
+        self.size = length
+        self._position = 0
+        handle.seek(start)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = min(max(base + offset, 0), self.size)
+        self._handle.seek(self._start + self._position)
+        return self._position
+
+    def readinto(self, buffer):
+        wanted = min(len(buffer), self.size - self._position)
+        if wanted <= 0:
+            return 0
+        data = self._handle.read(wanted)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self):
+        self._handle.close()
+        super().close()
 
 
 def handle_size(handle):

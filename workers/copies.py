@@ -17,9 +17,19 @@ GZIP_LEVEL = 1  # fast, and most of the gain
 _CHUNK = 1 << 20
 
 
+def gzip_member(*parts) -> bytes:
+    """Bytes (or buffers) as one complete gzip member."""
+    compressor = _gzip_compressor()
+    return b"".join([*(compressor.compress(part) for part in parts), compressor.flush()])
+
+
+def _gzip_compressor():
+    return _deflate_lib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+
+
 def write_gzip_copy(path, sink) -> int:
     """Write ``path`` gzipped into ``sink`` (anything with ``write``), a chunk at a time; returns bytes written."""
-    compressor = _deflate_lib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    compressor = _gzip_compressor()
     written = 0
     with open(path, "rb") as source:
         for chunk in iter(lambda: source.read(_CHUNK), b""):

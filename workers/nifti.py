@@ -862,8 +862,29 @@ class Series:
                                f"{_human_bytes(max_array_bytes)} this site allows",
                                findings=opened.findings)
 
-    def volumes(self):
-        """Each volume as floats, shaped (x, y, z), in order; each array is new (keeping one is safe)."""
+    @property
+    def volume_bytes(self) -> int:
+        """Stored bytes of one volume."""
+        return self.header.volume_bytes
+
+    def header_bytes(self, frames: int) -> bytes:
+        """A single-file header (and empty extension flag) for the first ``frames`` volumes of this file's data.
+
+        The stored bytes of those volumes follow it unchanged to make a valid file (datatype,
+        byte order, scaling and orientation are the original's): the viewer's copies are cut
+        from the original's bytes, never re-encoded.
+        """
+        h = self.header
+        raw = np.frombuffer(h.raw.tobytes(), dtype=h.raw.dtype).copy()
+        raw["dim"][0] = [4 if frames > 1 else 3, *h.shape[:3], max(frames, 1), 1, 1, 1]
+        raw["vox_offset"][0] = h.sizeof_hdr + 4
+        return raw.tobytes() + b"\0" * 4
+
+    def volumes(self, raw_sink: Callable[[np.ndarray], None] | None = None):
+        """Each volume as floats, shaped (x, y, z), in order; each array is new (keeping one is safe).
+
+        ``raw_sink`` gets each volume's stored bytes first (a uint8 array it may keep).
+        """
         h, source = self.header, self._opened.source
         offset = int(h.vox_offset)
         pending = memoryview(self._opened.head)[offset:]
@@ -880,6 +901,9 @@ class Series:
                 _guarded(self._opened.count_rest)
                 raise InvalidNifti("dim", h.dims, f"dim={h.dims}: the data end early{h.where_data_end()}",
                                    findings=self._opened.findings)
+            if raw_sink is not None:
+                scaled_in_place = h.scaling is not None and h.output_dtype == np.dtype(h.datatype.numpy)
+                raw_sink(buffer.copy() if scaled_in_place else buffer)
             yield _guarded(lambda buffer=buffer: _decode_volume(buffer, h))
 
     def finish(self) -> Report:

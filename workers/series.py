@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import nifti, render, slices, stats
+from . import nifti, render, slices, stats, viewer
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Analysis:
     numbers: dict
     pictures: dict[str, bytes]
     maps: dict[str, np.ndarray] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,9 +39,12 @@ class _Gathered:
 
 
 def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSED_BYTES,
-            max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES, map_type: str | None = None) -> Analysis:
+            max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES, viewer_budget: int = viewer.DEFAULT_BUDGET_BYTES,
+            volumes_sink=None, map_type: str | None = None) -> Analysis:
     """Check, measure and render a file in one streaming pass; raises ``nifti.InvalidNifti`` for a bad file.
 
+    The viewer's copies are cut in the same pass (``files``); volumes served one by one
+    are written to ``volumes_sink`` when the series needs them (``numbers["viewer"]`` says).
     The thumbnails follow ``map_type`` (the uploader's, or the inferred one for
     "Other"): its threshold, outlines or labels, over the MNI template unless
     the statistics say the map is not in MNI space.
@@ -48,9 +52,11 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     with nifti.open_series(path, max_decompressed_bytes=max_decompressed_bytes,
                            max_array_bytes=max_array_bytes) as series:
         affine = series.affine
-        gathered = gather(series.volumes(), series.n_volumes, affine)
-        report = series.finish()
         shape = series.shape
+        copies = viewer_copies(series, viewer_budget, volumes_sink)
+        raw_sink = None if copies.plan.mode == "as_is" else copies.add
+        gathered = gather(series.volumes(raw_sink), series.n_volumes, affine)
+        report = series.finish()
     summary = gathered.summary
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
                                                       summary.n_values))
@@ -64,7 +70,29 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     analysis = Analysis(report_dict, numbers, pictures)
     if is_series:
         add_series_results(analysis, gathered, shape, affine)
+    add_viewer_files(analysis, copies, gathered.first, affine, viewer_budget)
     return analysis
+
+
+def viewer_copies(series: nifti.Series, budget: int, volumes_sink) -> viewer.Copies:
+    plan = viewer.plan(series.shape[:3], series.n_volumes, series.volume_bytes, budget)
+    return viewer.Copies(plan, series.header_bytes(1), series.header_bytes(plan.frames), volumes_sink)
+
+
+def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarray, affine: np.ndarray,
+                     budget: int) -> None:
+    """The viewer's copy (unless the file is loaded as it is), the volume index, the temporal maps as NIfTI."""
+    plan = copies.plan
+    if plan.mode == "frames":
+        analysis.files["viewer"] = copies.first_volumes()
+    elif plan.mode == "compact":
+        analysis.files["viewer"] = viewer.compact_copy(first, affine, plan.step)
+    if plan.on_demand:
+        analysis.files["volume_index"] = copies.index()
+    if analysis.maps and first.size * 4 + viewer.HEADER_BYTES <= budget:
+        for kind, volume in analysis.maps.items():
+            analysis.files[f"{kind}_map"] = viewer.float_copy(volume, affine)
+    analysis.numbers["viewer"] = plan.to_dict() | {"n_volumes": analysis.numbers["n_volumes"]}
 
 
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:

@@ -60,8 +60,9 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config, map_type=None):
-    """Run the pure steps on a local file in one streaming pass: the report, the statistics and the thumbnails.
+def analyse(path, config, map_type=None, volumes_sink=None):
+    """Run the pure steps on a local file in one streaming pass: the report, the statistics, the thumbnails
+    and the viewer's files (volumes served one by one go to ``volumes_sink``).
 
     The thumbnails follow the map type (threshold, outlines or labels) and
     the statistics' verdict on MNI space (anatomy behind the slices).
@@ -71,8 +72,10 @@ def analyse(path, config, map_type=None):
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
         max_array_bytes=config["MAX_ARRAY_BYTES"],
         map_type=map_type,
+        viewer_budget=config["VIEWER_BUDGET_BYTES"],
+        volumes_sink=volumes_sink,
     )
-    return result.report, result.numbers, result.pictures
+    return result.report, result.numbers, result.pictures, result.files
 
 
 def store_pictures(image_id, pictures):
@@ -86,23 +89,37 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def store_copies(image_id, path, report):
-    """Derived files the web tier serves as they are: the gzipped copy of an uncompressed upload (decision 0009).
+FILE_TYPES = {"volume_index": ("bin", "application/octet-stream")}
+NIFTI_FILE = ("nii.gz", "application/gzip")
 
-    Returns (kind, stored object, content type) for each.
+
+def store_copies(image_id, path, results, volumes):
+    """Derived files the web tier serves as they are: the viewer's copies, the volumes served one by one
+    (``volumes``, the staging file they were written to), the gzipped copy of an uncompressed upload
+    (decision 0009). Returns (kind, stored object, content type) for each.
     """
-    if report.get("compressed"):
-        return []
+    report, numbers, _pictures, files = results
     storage = get_storage()
-    key = artifact_key(image_id, "gzip", "nii.gz")
-    staged = storage.staging_file()
-    try:
-        copies.write_gzip_copy(path, staged)
-        storage.delete(key)  # a re-run replaces it (committing never overwrites)
-        obj = storage.commit(staged, key)
-    finally:
-        staged.close()
-    return [("gzip", obj, "application/gzip")]
+    stored = []
+    for kind, data in files.items():
+        extension, content_type = FILE_TYPES.get(kind, NIFTI_FILE)
+        stored.append((kind, storage.put_bytes(artifact_key(image_id, kind, extension), data), content_type))
+    if (numbers.get("viewer") or {}).get("on_demand"):
+        stored.append(("volumes", commit_replacing(volumes, artifact_key(image_id, "volumes", "bin")),
+                       "application/octet-stream"))
+    if not report.get("compressed"):
+        with storage.staging_file() as staged:
+            copies.write_gzip_copy(path, staged)
+            stored.append(("gzip", commit_replacing(staged, artifact_key(image_id, "gzip", "nii.gz")),
+                           "application/gzip"))
+    return stored
+
+
+def commit_replacing(staged, key):
+    """Commit a staging file under a key, replacing what a previous run stored there (commit never overwrites)."""
+    storage = get_storage()
+    storage.delete(key)
+    return storage.commit(staged, key)
 
 
 def still_claimed(image, storage_key):
@@ -173,11 +190,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path, map_type=None):
+def outcome_of(image_id, path, map_type=None, volumes_sink=None):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config, map_type))
+        return ("ready", analyse(path, config, map_type, volumes_sink))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -199,13 +216,14 @@ def process_image(self, image_id):
             return None
         storage_key = image.storage_key
         try:
-            with get_storage().local_path(storage_key) as path:
-                outcome = outcome_of(image_id, path, image.map_type)
-                files = store_copies(image_id, path, outcome[1][0]) if outcome[0] == "ready" else []
+            storage = get_storage()
+            with storage.local_path(storage_key) as path, storage.staging_file() as volumes:
+                outcome = outcome_of(image_id, path, image.map_type, volumes)
+                files = store_copies(image_id, path, outcome[1], volumes) if outcome[0] == "ready" else []
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
-            report, numbers, pictures = outcome[1]
+            report, numbers, pictures, _files = outcome[1]
             stored = store_pictures(image_id, pictures)
             finished = write_results(image_id, report, numbers, stored, files, storage_key)
             if not finished:

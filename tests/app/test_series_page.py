@@ -37,6 +37,8 @@ def test_the_series_page_shows_its_numbers_maps_and_mean_over_time(app, client, 
     assert len(points) == 6
     heights = [float(p.split(",")[1]) for p in points]
     assert heights == sorted(heights, reverse=True)  # the mean grows with time: the line climbs
+    for kind in ("tmean_map", "tsnr_map"):
+        assert f"/images/{image_id}/files/{kind}.nii.gz" in html
     for kind in ("tmean", "tsnr", "mosaic"):
         assert f"/images/{image_id}/thumbnails/{kind}.png" in html
         answer = client.get(f"/images/{image_id}/thumbnails/{kind}.png")

@@ -27,6 +27,7 @@ def test_a_series_gives_the_in_memory_numbers_and_temporal_maps(tmp_path, name):
     expected = stats.compute(nifti.inspect_and_load(path)[1], affine)
     numbers = dict(result.numbers)
     facts = numbers.pop("series")
+    assert numbers.pop("viewer")["mode"] == "as_is"
     assert numbers == expected
     for got, volume in zip(result.numbers["volumes"], np.moveaxis(data, -1, 0), strict=True):
         values = volume[volume != 0].astype(np.float64)
@@ -46,6 +47,8 @@ def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     report, data = nifti.inspect_and_load(path)
     result = series.analyse(path)
     affine = np.asarray(report.affine)
+    assert result.numbers.pop("viewer") == {"mode": "as_is", "frames": 1, "step": 1, "on_demand": False,
+                                            "n_volumes": 1}
     assert result.numbers == stats.compute(data, affine)
     shown = slices.shown_type(None, result.numbers)
     threshold = slices.threshold_for(shown, data, result.numbers, result.report)

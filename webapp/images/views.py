@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..access import editable_image_or_404, visible_image_or_404
-from ..extensions import db
+from ..extensions import db, get_storage
 from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
 from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
@@ -116,6 +116,63 @@ def shown_size(artifact):
     return artifact.width, artifact.height, 1
 
 
+VIEWER_FILES = ("viewer", "tmean_map", "tsnr_map")
+INDEX_ENTRY = 8  # bytes per offset in the volume index (little-endian uint64)
+
+
+def viewer_source(image, stats):
+    """What the viewer loads: the worker's copy within the byte budget when there is one, else the file itself;
+    ``frames`` volumes of it, and where further volumes are fetched one at a time (None: nowhere)."""
+    plan = (stats or {}).get("viewer") or {}
+    copy = image.artifact("viewer")
+    on_demand = bool(plan.get("on_demand")) and image.artifact("volumes") is not None
+    source = {
+        "url": url_for("images.download", image_id=image.id),
+        "name": f"{image.id}.nii{'.gz' if image.report and image.report.get('compressed') else ''}",
+        "frames": plan.get("frames") or (stats or {}).get("n_volumes") or 1,
+        "volume_url": url_for("images.volume", image_id=image.id, index=0)[: -len("0.nii.gz")] if on_demand else "",
+    }
+    if copy is not None:
+        source |= {"url": url_for("images.viewer_file", image_id=image.id, kind="viewer"),
+                   "name": f"{image.id}-viewer.nii.gz"}
+    return source
+
+
+@bp.route("/<int:image_id>/files/<kind>.nii.gz")
+def viewer_file(image_id, kind):
+    """The viewer's copy and the temporal maps of a series, as the worker stored them."""
+    image = visible_image_or_404(image_id)
+    artifact = image.artifact(kind) if kind in VIEWER_FILES else None
+    if artifact is None:
+        abort(404)
+    return send_stored(artifact.storage_key, mimetype="application/gzip", name=f"image-{image.id}-{kind}.nii.gz",
+                       max_age=300)
+
+
+@bp.route("/<int:image_id>/volumes/<int:index>.nii.gz")
+def volume(image_id, index):
+    """Volume ``index`` of a series as a little .nii.gz of its own: a byte range of the worker's volumes file,
+    found in its index, so nothing else of the series is read."""
+    image = visible_image_or_404(image_id)
+    volumes, offsets = image.artifact("volumes"), image.artifact("volume_index")
+    if volumes is None or offsets is None or not 0 <= index < offsets.size // INDEX_ENTRY - 1:
+        abort(404)
+    start, end = volume_span(offsets.storage_key, index)
+    if not 0 <= start < end <= volumes.size:
+        abort(404)
+    name = f"image-{image.id}-volume-{index}.nii.gz"
+    return send_stored(volumes.storage_key, mimetype="application/gzip", name=name, max_age=300,
+                       span=(start, end - start))
+
+
+def volume_span(index_key, index):
+    """(start, end) of volume ``index`` in the volumes file: two neighbouring entries of the index."""
+    with get_storage().open(index_key) as handle:
+        handle.seek(index * INDEX_ENTRY)
+        start, end = (int.from_bytes(handle.read(INDEX_ENTRY), "little") for _ in range(2))
+    return start, end
+
+
 @bp.route("/<int:image_id>")
 @shared_with_visitors
 def detail(image_id):
@@ -130,6 +187,7 @@ def detail(image_id):
         stats=image.stats.data if image.stats else None,
         viewer=viewer_range(image.stats.data if image.stats else None),
         over_time=mean_over_time(image.stats.data if image.stats else None),
+        source=viewer_source(image, image.stats.data if image.stats else None),
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
     )

@@ -14,6 +14,8 @@
  *            data-template-url="/template/mni152.nii.gz" optional: background volume (none: the map alone, in gray)
  *            data-template-name="mni152.nii.gz"          optional: defaults to the last segment of the template URL
  *            data-volumes="1"                            optional: number of volumes (> 1 adds a volume slider)
+ *            data-frames="1"                             optional: volumes inside data-image-url (the rest on demand)
+ *            data-volume-url="/images/12/volumes/"       optional: volume k is fetched from this + k + ".nii.gz"
  *            data-signed="true"                          optional: "true" also shows negative values
  *            data-min="-4.2" data-max="6.1"              optional: the map's range (defaults: read from the data)
  *            data-threshold="2.3"                        optional: initial threshold (default: a quarter of max |value|)
@@ -34,13 +36,18 @@
  * canvas's height attribute in CSS pixels (default 480) unless the stylesheet gives .nv-canvas-box
  * a height.
  *
+ * A large series is never downloaded whole: the page's file holds its first volumes (the worker's
+ * copy within a byte budget), and moving the slider past them fetches that one volume and draws it in
+ * place of the series (NiiVue loads whole files only, so partial 4D loading is done here).
+ *
  * State for tests and the page:
  *   section[data-ready="true"]  both volumes loaded and drawn; window.neurodropViewer = {nv, ready: true}
+ *   section[data-shown-volume]  the 0-based volume drawn now (set once it is drawn)
  *                               (the last viewer to get ready; section.neurodropViewer holds each one's own)
  *   section[data-error="..."]   loading failed; the message is also shown in output.nv-location
  *   output.nv-location          "x, y, z mm = value" of the map under the crosshair
  */
-import { Niivue, SLICE_TYPE } from '../vendor/niivue/niivue.min.js'
+import { Niivue, NVImage, SLICE_TYPE } from '../vendor/niivue/niivue.min.js'
 
 const COLORMAPS = ['warm', 'hot', 'red', 'cool', 'winter', 'blue', 'green', 'viridis', 'plasma', 'inferno', 'magma', 'jet', 'gray']
 const NEGATIVE_COLORMAP = { warm: 'winter', hot: 'winter', red: 'blue', cool: 'warm', winter: 'warm', blue: 'red' }
@@ -99,6 +106,8 @@ function readSettings (section) {
     templateUrl: template,
     templateName: section.dataset.templateName || (template ? fileNameOf(template) : ''),
     volumes: Math.max(1, Math.round(numberAttr(section, 'volumes', 1))),
+    frames: Math.max(1, Math.round(numberAttr(section, 'frames', 1))),
+    volumeUrl: section.dataset.volumeUrl || '',
     signed: section.dataset.signed === 'true',
     min: numberAttr(section, 'min', NaN),
     max: numberAttr(section, 'max', NaN),
@@ -241,7 +250,8 @@ async function setUpViewer (section) {
   const expected = settings.templateUrl ? 2 : 1
   if (nv.volumes.length !== expected) throw new Error('NiiVue did not load every volume')
   const map = nv.volumes[expected - 1]
-  const mapIndex = expected - 1
+  // The image drawn now: the series (map) or one volume fetched on demand in its place.
+  let shown = map
 
   const known = Number.isFinite(settings.min) && Number.isFinite(settings.max)
   const [dataMin, dataMax] = known ? [settings.min, settings.max] : rangeOf(map)
@@ -252,12 +262,12 @@ async function setUpViewer (section) {
 
   // Setting a colour map makes NiiVue recompute cal_min/cal_max, so the threshold is re-applied after it.
   const applyDisplay = () => {
-    if (map.colormap !== colormapSelect.value) map.colormap = colormapSelect.value
-    map.colormapNegative = signed ? negativeColormapFor(colormapSelect.value, available) : ''
-    map.cal_min = Number(threshold.input.value)
-    map.cal_max = top
-    map.cal_minNeg = NaN
-    map.cal_maxNeg = NaN
+    if (shown.colormap !== colormapSelect.value) shown.colormap = colormapSelect.value
+    shown.colormapNegative = signed ? negativeColormapFor(colormapSelect.value, available) : ''
+    shown.cal_min = Number(threshold.input.value)
+    shown.cal_max = top
+    shown.cal_minNeg = NaN
+    shown.cal_maxNeg = NaN
     nv.updateGLVolume()
   }
 
@@ -286,25 +296,48 @@ async function setUpViewer (section) {
   viewSelect.value = VIEWS.some(([name]) => name === settings.view) ? settings.view : 'multiplanar'
   viewSelect.addEventListener('change', () => nv.setSliceType(sliceTypeOf(viewSelect.value)))
 
-  const frames = Math.max(settings.volumes, map.nFrame4D || 1)
-  if (frames > 1) {
+  const loaded = map.nFrame4D || 1
+  const frames = Math.max(settings.volumes, loaded)
+  let ticket = 0
+  // Volume k: a frame of the loaded series, or fetched alone (only that volume's bytes) and drawn in its place.
+  const drawVolume = async (k) => {
+    const mine = ++ticket
+    let next = map
+    if (k < loaded) {
+      nv.setFrame4D(map.id, k)
+    } else if (settings.volumeUrl) {
+      next = await NVImage.loadFromUrl({ url: `${settings.volumeUrl}${k}.nii.gz`, name: `volume-${k}.nii.gz` })
+      if (mine !== ticket) return
+    } else {
+      return
+    }
+    if (next !== shown) {
+      if (shown !== map) nv.removeVolume(shown)
+      if (next !== map) nv.addVolume(next)
+      map.opacity = next === map ? 1 : 0
+      shown = next
+    }
+    applyDisplay()
+    section.dataset.shownVolume = String(k)
+  }
+  if (loaded > 1 || (frames > 1 && settings.volumeUrl)) {
     const volume = ensureRange(controls, section, 'nv-volume', 'Volume')
     volume.input.min = '0'
-    volume.input.max = String(frames - 1)
+    volume.input.max = String((settings.volumeUrl ? frames : loaded) - 1)
     volume.input.step = '1'
     volume.input.value = '0'
     const showVolume = () => {
       if (volume.output) volume.output.textContent = `${Number(volume.input.value) + 1} / ${frames}`
     }
     volume.input.addEventListener('input', () => {
-      nv.setFrame4D(map.id, Number(volume.input.value))
       showVolume()
+      drawVolume(Number(volume.input.value)).catch((error) => fail(section, output, error))
     })
     showVolume()
   }
 
   nv.onLocationChange = (data) => {
-    output.textContent = formatLocation(data, mapIndex, decimals)
+    output.textContent = formatLocation(data, nv.volumes.indexOf(shown), decimals)
   }
 
   applyDisplay()
@@ -312,6 +345,7 @@ async function setUpViewer (section) {
   nv.setSliceType(sliceTypeOf(viewSelect.value))
   nv.createOnLocationChange()
 
+  section.dataset.shownVolume = '0'
   section.neurodropViewer = { nv, ready: true }
   window.neurodropViewer = section.neurodropViewer
   section.removeAttribute('aria-busy')

@@ -1,0 +1,101 @@
+"""The viewer's files: a copy within the byte budget, and any volume of a series alone, read by offset."""
+
+import gzip
+import io
+import re
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from tests.niftigen import make_nifti, mni_like_map
+from webapp.extensions import db
+from webapp.models import Collection, Image
+from webapp.storage import new_key
+from workers import tasks
+
+VOLUMES = 12
+
+
+@pytest.fixture
+def upload(app, accounts):
+    owner_id = accounts.create("viewer-files@example.org")
+
+    def make(path, budget):
+        app.config["VIEWER_BUDGET_BYTES"] = budget
+        with app.app_context():
+            collection = Collection.query.first() or Collection(owner_id=owner_id, name="Viewer")
+            stored = app.extensions["storage"].put_bytes(new_key("originals"), path.read_bytes())
+            image = Image(collection=collection, uploader_id=owner_id, name=path.name, storage_key=stored.key,
+                          file_size=stored.size, sha256=stored.sha256, status=Image.UPLOADED)
+            db.session.add(image)
+            db.session.commit()
+            assert tasks.process_image.delay(image.id).get() == "ready"
+            return image.id
+
+    return make
+
+
+def series(tmp_path, name):
+    rng = np.random.default_rng(3)
+    data = (100 + rng.standard_normal((10, 12, 8, VOLUMES)) * np.arange(1, VOLUMES + 1)).astype(np.float32)
+    return data, make_nifti(tmp_path / name, data, np.diag([3.0, 3.0, 3.0, 1.0]))
+
+
+def viewer_attributes(client, image_id):
+    html = client.get(f"/images/{image_id}").get_data(as_text=True)
+    section = re.search(r'<section class="nv-viewer"[^>]*>', html).group(0)
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', section))
+
+
+def load(data):
+    return nib.Nifti1Image.from_stream(io.BytesIO(gzip.decompress(data)))
+
+
+@pytest.mark.parametrize("name", ["bold.nii.gz", "bold.nii"])
+def test_a_series_over_the_budget_loads_its_first_volumes_and_any_other_alone(client, upload, tmp_path, name):
+    data, path = series(tmp_path, name)
+    volume_bytes = data[..., 0].nbytes
+    image_id = upload(path, budget=3 * volume_bytes + 1024)
+    attributes = viewer_attributes(client, image_id)
+    assert attributes["image-url"] == f"/images/{image_id}/files/viewer.nii.gz"
+    assert attributes["frames"] == "3" and attributes["volumes"] == str(VOLUMES)
+    assert attributes["volume-url"] == f"/images/{image_id}/volumes/"
+
+    copy = client.get(attributes["image-url"])
+    assert copy.status_code == 200 and len(gzip.decompress(copy.data)) <= 3 * volume_bytes + 1024
+    np.testing.assert_array_equal(load(copy.data).get_fdata(dtype=np.float32), data[..., :3])
+
+    for k in (0, 7, VOLUMES - 1):
+        answer = client.get(f"/images/{image_id}/volumes/{k}.nii.gz")
+        assert answer.status_code == 200 and answer.mimetype == "application/gzip"
+        volume = load(answer.data)
+        assert volume.shape == data.shape[:3]
+        np.testing.assert_array_equal(volume.get_fdata(dtype=np.float32), data[..., k])
+    seventh = client.get(f"/images/{image_id}/volumes/7.nii.gz")
+    part = client.get(f"/images/{image_id}/volumes/7.nii.gz", headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
+    assert part.status_code == 206 and part.data == seventh.data[5:]
+    assert client.get(f"/images/{image_id}/volumes/{VOLUMES}.nii.gz").status_code == 404
+    for kind in ("tmean_map", "tsnr_map"):
+        assert load(client.get(f"/images/{image_id}/files/{kind}.nii.gz").data).shape == data.shape[:3]
+
+
+def test_a_volume_over_the_budget_gets_a_compact_copy(client, upload, tmp_path):
+    path = mni_like_map(tmp_path / "fine.nii.gz", voxel_mm=2)
+    image_id = upload(path, budget=200_000)
+    attributes = viewer_attributes(client, image_id)
+    copy = client.get(attributes["image-url"])
+    assert attributes["image-url"].endswith("/files/viewer.nii.gz") and attributes["volume-url"] == ""
+    image = load(copy.data)
+    assert image.get_data_dtype() == np.int16 and 2 * np.prod(image.shape) + 544 <= 200_000
+    original = nib.load(path)
+    step = round(original.shape[0] / image.shape[0])
+    assert step >= 2 and np.allclose(np.abs(np.diag(image.affine)[:3]), 2.0 * step)
+
+
+def test_a_small_map_is_loaded_as_it_is(client, upload, tmp_path):
+    image_id = upload(mni_like_map(tmp_path / "small.nii.gz"), budget=64 * 2**20)
+    attributes = viewer_attributes(client, image_id)
+    assert attributes["image-url"] == f"/images/{image_id}/file" and attributes["volume-url"] == ""
+    assert client.get(f"/images/{image_id}/files/viewer.nii.gz").status_code == 404
+    assert client.get(f"/images/{image_id}/volumes/0.nii.gz").status_code == 404
