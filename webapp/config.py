@@ -91,6 +91,10 @@ class Config:
         self.MAX_PENDING_IMAGES_PER_USER = env_int("MAX_PENDING_IMAGES_PER_USER", 200)
         self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 4 * GiB)
         self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
+        # slices drawn on demand by the web tier (/images/<id>/slices.png): larger maps are refused,
+        # and past this many pictures per image new ones are drawn but no longer kept
+        self.SLICES_MAX_ARRAY_BYTES = env_int("SLICES_MAX_ARRAY_BYTES", 256 * 1024**2)
+        self.SLICES_KEPT_PER_IMAGE = env_int("SLICES_KEPT_PER_IMAGE", 200)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
 

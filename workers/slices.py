@@ -306,12 +306,18 @@ def ortho(s: Scene, cut_mm=None) -> bytes:
 
 def axial_mosaic(s: Scene, cut_mm=None) -> bytes:
     """Axial slices evenly spread across the map's extent (or at ``cut_mm``), in rows, with the colour bar."""
-    cuts = mosaic_cuts(s) if cut_mm is None else [float(c) for c in cut_mm]
+    return mosaic(s, 2, mosaic_cuts(s) if cut_mm is None else cut_mm)
+
+
+def mosaic(s: Scene, axis: int, cuts) -> bytes:
+    """Slices along world ``axis`` at each of ``cuts`` (mm), MOSAIC_COLUMNS to a row."""
+    cuts = [float(c) for c in cuts]
     columns = min(MOSAIC_COLUMNS, len(cuts))
+    h_axis = [a for a in range(3) if a != axis][0]
     extent = s.bounds[1] - s.bounds[0]
     width = (MOSAIC_WIDTH - _bar_space(s)) * DENSITY - (columns - 1) * GAP * DENSITY
-    per_mm = width / (columns * extent[0])
-    tiles = [(2, cut, panel(s, 2, cut, per_mm)) for cut in cuts]
+    per_mm = width / (columns * extent[h_axis])
+    tiles = [(axis, cut, panel(s, axis, cut, per_mm)) for cut in cuts]
     rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
     return _compose(s, rows, label_margin=True)
 
@@ -322,6 +328,41 @@ def single_slice(s: Scene, axis: int, position: float) -> bytes:
     h_axis = [a for a in range(3) if a != axis][0]
     per_mm = (SLICE_WIDTH - _bar_space(s)) * DENSITY / extent[h_axis]
     return _compose(s, [[(axis, position, panel(s, axis, position, per_mm))]], label_margin=True)
+
+
+def check_cuts(s: Scene, axis: int, cuts) -> None:
+    """ValueError naming the coordinate when a cut is outside the drawn box along ``axis``."""
+    low, high = float(s.bounds[0, axis]), float(s.bounds[1, axis])
+    for cut in cuts:
+        if not low <= cut <= high:
+            raise ValueError(f"{AXIS_NAMES[axis]} = {cut:g} mm is outside the picture's field of view "
+                             f"({low:.0f} to {high:.0f} mm)")
+
+
+def on_demand(data: np.ndarray, affine: np.ndarray, *, axis: int, mm: float | None = None, cut_coords=None,
+              threshold_value: float | None = None, default_threshold: Threshold | None = None,
+              colour_map: str = "cold_hot", map_type: str | None = None, mni: bool = True) -> bytes:
+    """One slice (through ``mm``, default the peak) or a mosaic (``cut_coords``), as asked in a URL.
+
+    ``threshold_value`` replaces the map's own threshold (same tails);
+    ValueError (with a sentence) for a cut outside the field of view.
+    """
+    threshold = default_threshold
+    if threshold_value is not None:
+        if default_threshold is not None:
+            two_sided = default_threshold.two_sided
+        else:
+            with np.errstate(invalid="ignore"):
+                two_sided = bool((first_volume(data) < 0).any())
+        name = "|value|" if two_sided else "value"
+        threshold = Threshold(float(threshold_value), two_sided, f"{name} ≥ {threshold_value:g} (asked for)")
+    s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni, colour_map=colour_map)
+    if cut_coords:
+        check_cuts(s, axis, cut_coords)
+        return mosaic(s, axis, cut_coords)
+    position = float(s.peak_mm[axis]) if mm is None else float(mm)
+    check_cuts(s, axis, [position])
+    return single_slice(s, axis, position)
 
 
 def mosaic_cuts(s: Scene, count: int = MOSAIC_CUTS) -> list[float]:
@@ -563,3 +604,9 @@ def pictures(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | Non
     """"ortho", "axial_mosaic" and "glass_brain" of a map's first volume."""
     s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni)
     return {"glass_brain": glass_brain(s), "ortho": ortho(s), "axial_mosaic": axial_mosaic(s)}
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, from its header."""
+    with Image.open(io.BytesIO(png)) as picture:
+        return picture.size
