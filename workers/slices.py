@@ -389,28 +389,51 @@ def _compose(s: Scene, rows: list[list[tuple[int, float, np.ndarray]]], *, label
     row_heights = [max(p.shape[0] for _a, _c, p in row) + text_h for row in rows]
     row_widths = [sum(p.shape[1] for _a, _c, p in row) + gap * (len(row) - 1) for row in rows]
     bar = _bar_space(s) * DENSITY
-    width = max(row_widths) + bar
-    height = sum(row_heights) + gap * (len(rows) - 1)
-    canvas = Image.new("P", (width, height), 0)
-    canvas.putpalette(s.palette)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(FONT_SIZE * DENSITY)
+    canvas = np.zeros((sum(row_heights) + gap * (len(rows) - 1), max(row_widths) + bar), np.uint8)
     top = 0
     for row, row_height in zip(rows, row_heights, strict=True):
         x = 0
         for axis, position, pixels in row:
             y = top + (row_height - text_h - pixels.shape[0]) // 2
-            canvas.paste(Image.fromarray(pixels, "P"), (x, y))
-            draw.text((x + 2 * DENSITY, top + row_height - text_h + DENSITY), f"{AXIS_NAMES[axis]} = {position:.0f}",
-                      fill=TEXT, font=font)
+            canvas[y:y + pixels.shape[0], x:x + pixels.shape[1]] = pixels
+            _write(canvas, x + 2 * DENSITY, top + row_height - text_h + DENSITY,
+                   f"{AXIS_NAMES[axis]} = {position:.0f}", TEXT)
             if axis != 0:
-                draw.text((x + 2 * DENSITY, y + DENSITY), "L", fill=TEXT, font=font)
-                draw.text((x + pixels.shape[1] - 9 * DENSITY, y + DENSITY), "R", fill=TEXT, font=font)
+                _mark_sides(canvas, x, y, pixels.shape[1], TEXT)
             x += pixels.shape[1] + gap
         top += row_height + gap
     if bar:
-        _colour_bar(canvas, draw, s, max(row_widths) + gap, font)
-    return _png(canvas, _metadata(s))
+        _colour_bar(canvas, s, max(row_widths) + gap, TEXT)
+    return _png(canvas, s.palette, _metadata(s))
+
+
+def _mark_sides(canvas: np.ndarray, x: int, y: int, width: int, colour: int) -> None:
+    """"L" at the panel's top left, "R" at its top right (neurological convention)."""
+    _write(canvas, x + 2 * DENSITY, y + DENSITY, "L", colour)
+    _write(canvas, x + width - 9 * DENSITY, y + DENSITY, "R", colour)
+
+
+def _write(canvas: np.ndarray, x: int, y: int, text: str, colour: int) -> None:
+    """Text in one palette colour, clipped to the canvas; each string is rendered once per process."""
+    stamp = _stamp(text)
+    height = max(0, min(stamp.shape[0], canvas.shape[0] - y))
+    width = max(0, min(stamp.shape[1], canvas.shape[1] - x))
+    if x < 0 or y < 0 or not height or not width:
+        return
+    region = canvas[y:y + height, x:x + width]
+    region[stamp[:height, :width]] = colour
+
+
+@lru_cache(maxsize=512)
+def _stamp(text: str) -> np.ndarray:
+    """The pixels of a label, as Pillow's font draws it on a palette image (labels repeat: coordinates, L, R)."""
+    font = _font(FONT_SIZE * DENSITY)
+    left, top, right, bottom = font.getbbox(text)
+    picture = Image.new("P", (max(1, right), max(1, bottom)), 0)
+    ImageDraw.Draw(picture).text((0, 0), text, fill=1, font=font)
+    stamp = np.asarray(picture) == 1
+    stamp.setflags(write=False)
+    return stamp
 
 
 def bar_range(s: Scene) -> tuple[float, float]:
@@ -418,10 +441,10 @@ def bar_range(s: Scene) -> tuple[float, float]:
     return (-s.vmax if s.signed else 0.0), s.vmax
 
 
-def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int, font) -> None:
+def _colour_bar(canvas: np.ndarray, s: Scene, x: int, text_colour: int) -> None:
     """A vertical bar from the range's low end (bottom) to its high end (top); the values not shown in grey."""
     margin = (FONT_SIZE // 2 + 2) * DENSITY
-    height = canvas.height - 2 * margin
+    height = canvas.shape[0] - 2 * margin
     if height < 4:
         return
     low, high = bar_range(s)
@@ -429,8 +452,7 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int
     index = colour_index(values, s.vmax, s.signed)
     if s.threshold is not None and not s.threshold.nonzero:
         index[~s.threshold.mask(values)] = GAP_GREY
-    strip = np.repeat(index[:, None], BAR_WIDTH * DENSITY, axis=1)
-    canvas.paste(Image.fromarray(np.ascontiguousarray(strip), "P"), (x, margin))
+    canvas[margin:margin + height, x:x + BAR_WIDTH * DENSITY] = index[:, None]
     text_x = x + (BAR_WIDTH + 3) * DENSITY
     ticks = [(high, margin), (low, margin + height)]
     if s.threshold is not None and not s.threshold.nonzero and not s.threshold.below and 0 < s.threshold.value < high:
@@ -438,7 +460,7 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int
         if s.signed:
             ticks.append((-s.threshold.value, margin + height * (high + s.threshold.value) / (high - low)))
     for value, y in ticks:
-        draw.text((text_x, y - FONT_SIZE * DENSITY // 2), _number(value), fill=TEXT, font=font)
+        _write(canvas, text_x, int(y) - FONT_SIZE * DENSITY // 2, _number(value), text_colour)
 
 
 def _number(value: float) -> str:
@@ -461,7 +483,9 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _png(picture: Image.Image, info: dict[str, str]) -> bytes:
+def _png(pixels: np.ndarray, colours: tuple[int, ...], info: dict[str, str]) -> bytes:
+    picture = Image.fromarray(np.ascontiguousarray(pixels), "P")
+    picture.putpalette(colours)
     chunks = PngInfo()
     for key, value in info.items():
         chunks.add_itxt(key, value)
@@ -522,33 +546,17 @@ def _compose_glass(s: Scene, panels) -> bytes:
     gap = GAP * DENSITY
     bar = _bar_space(s) * DENSITY
     height = max(p.shape[0] for _a, p in panels)
-    width = sum(p.shape[1] for _a, p in panels) + gap * (len(panels) - 1) + bar
-    canvas = Image.new("P", (width, height), WHITE)
-    canvas.putpalette(s.palette)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(FONT_SIZE * DENSITY)
+    canvas = np.full((height, sum(p.shape[1] for _a, p in panels) + gap * (len(panels) - 1) + bar), WHITE, np.uint8)
     x = 0
     for axis, pixels in panels:
         y = (height - pixels.shape[0]) // 2
-        canvas.paste(Image.fromarray(np.ascontiguousarray(pixels), "P"), (x, y))
+        canvas[y:y + pixels.shape[0], x:x + pixels.shape[1]] = pixels
         if axis != 0:
-            draw.text((x + 2 * DENSITY, y + DENSITY), "L", fill=DARK_TEXT, font=font)
-            draw.text((x + pixels.shape[1] - 9 * DENSITY, y + DENSITY), "R", fill=DARK_TEXT, font=font)
+            _mark_sides(canvas, x, y, pixels.shape[1], DARK_TEXT)
         x += pixels.shape[1] + gap
     if bar:
-        _glass_bar(canvas, s, x, font)
-    return _png(canvas, _metadata(s))
-
-
-def _glass_bar(canvas: Image.Image, s: Scene, x: int, font) -> None:
-    """The same bar as the slices', its labels dark on the white background."""
-    bar = Image.new("P", (canvas.width - x, canvas.height), 0)
-    bar.putpalette(s.palette)
-    _colour_bar(bar, ImageDraw.Draw(bar), s, 0, font)
-    pixels = np.asarray(bar).copy()
-    pixels[pixels == 0] = WHITE
-    pixels[pixels == TEXT] = DARK_TEXT
-    canvas.paste(Image.fromarray(pixels, "P"), (x, 0))
+        _colour_bar(canvas, s, x, DARK_TEXT)
+    return _png(canvas, s.palette, _metadata(s))
 
 
 @lru_cache(maxsize=64)
