@@ -92,6 +92,10 @@ class Config:
         self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 64 * GiB)
         self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
         self.VIEWER_BUDGET_BYTES = env_int("VIEWER_BUDGET_BYTES", 64 * 1024 * 1024)
+        # slices drawn on demand by the web tier (/images/<id>/slices.png): larger maps are refused,
+        # and past this many pictures per image new ones are drawn but no longer kept
+        self.SLICES_MAX_ARRAY_BYTES = env_int("SLICES_MAX_ARRAY_BYTES", 256 * 1024**2)
+        self.SLICES_KEPT_PER_IMAGE = env_int("SLICES_KEPT_PER_IMAGE", 200)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
 

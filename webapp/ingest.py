@@ -71,7 +71,6 @@ def reserve_upload_bytes(user, content_length):
 
 def check_pending_images(user, pending_new):
     """429 when ``pending_new`` more images would pass the user's limit of images waiting for a worker."""
-    config = current_app.config
     pending = user.pending_image_count()
     if pending + pending_new > pending_limit_for(user):
         abort(

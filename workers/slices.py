@@ -25,7 +25,6 @@ Every public function is pure: arrays and parameters in, PNG bytes out.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -62,6 +61,7 @@ WHITE, TEXT, DARK_TEXT, OUTLINE, ROI, GAP_GREY = range(LABELS + N_LABEL_COLOURS,
 FIXED_COLOURS = [(255, 255, 255), (255, 255, 255), (60, 60, 60), (160, 160, 160), (60, 255, 60), (110, 110, 110)]
 SAMPLE_SIZE = 50_000
 PNG_COMPRESS_LEVEL = 1  # level 1: a few % larger than 6 and several times faster (as workers.render)
+THRESHOLD_SAMPLE = 1_000_000
 TEMPLATE_PLANES_KEPT = 64  # about 6 MiB of grey levels
 
 ROI_TYPES, PARCELLATION_TYPES, ANATOMY_TYPES = frozenset({"R"}), frozenset({"Pa"}), frozenset({"A"})
@@ -148,9 +148,12 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
     ras, ras_affine = to_ras(np.asarray(first_volume(data)), np.asarray(affine, np.float64))
     volume = np.array(ras, dtype=np.float32, order="K")
     style = style_of(map_type)
-    top = np.finfo(np.float32).max
-    np.clip(volume, -top, top, out=volume)  # infinities saturate, NaN stays missing
-    signed, vmax = _range(volume, threshold)
+    low, high = _extremes(volume)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        top = np.finfo(np.float32).max
+        np.clip(volume, -top, top, out=volume)  # infinities saturate, NaN stays missing
+        low, high = _extremes(volume)
+    signed, vmax = _range(low, high, threshold)
     if mni and style != "anatomy":
         anatomy, anatomy_affine = mni_template()
         anatomy_range = (0.0, 1.0)
@@ -160,16 +163,21 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
         anatomy_range = _robust_range(volume)
         bounds = _field_of_view(volume.shape, ras_affine)
     return Scene(volume, ras_affine, anatomy, anatomy_affine, anatomy_range, bounds, style, threshold, vmax, signed,
-                 mni and style != "anatomy", colour_map, _peak_mm(volume, ras_affine))
+                 mni and style != "anatomy", colour_map, _peak_mm(volume, ras_affine, low, high))
 
 
-def _range(volume: np.ndarray, threshold: Threshold | None) -> tuple[bool, float]:
+def _extremes(volume: np.ndarray) -> tuple[float, float]:
+    """Lowest and highest values, NaN ignored (fmin/fmax: one pass each, no copy); NaN for an all-NaN map."""
+    if not volume.size:
+        return 0.0, 0.0
+    flat = volume.ravel(order="K")
+    return float(np.fmin.reduce(flat)), float(np.fmax.reduce(flat))
+
+
+def _range(low: float, high: float, threshold: Threshold | None) -> tuple[bool, float]:
     """Signed (two colour tails) or not, and the largest |value| (the colour bar's end), as nilearn does."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN map: no range, drawn blank
-        high, low = np.nanmax(volume) if volume.size else 0.0, np.nanmin(volume) if volume.size else 0.0
-    high = 0.0 if not np.isfinite(high) else float(high)
-    low = 0.0 if not np.isfinite(low) else float(low)
+    high = 0.0 if not np.isfinite(high) else high
+    low = 0.0 if not np.isfinite(low) else low
     signed = threshold.two_sided if threshold is not None else low < 0
     vmax = max(abs(high), abs(low)) if signed else max(high, 0.0)
     return signed, vmax or 1.0
@@ -205,15 +213,14 @@ def _field_of_view(shape, affine: np.ndarray) -> np.ndarray:
     return np.array([world.min(axis=0), world.max(axis=0)])
 
 
-def _peak_mm(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
+def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float) -> np.ndarray:
     """World position of the voxel of largest |value| (first in C order), the centre for an empty map."""
-    clean = np.where(np.isnan(volume), 0, volume)
-    highest, lowest = (clean.max(), clean.min()) if clean.size else (0, 0)
-    value = highest if abs(highest) >= abs(lowest) else lowest
+    low, high = (0.0 if not np.isfinite(v) else v for v in (low, high))
+    value = high if abs(high) >= abs(low) else low
     if value == 0:
         index = (np.array(volume.shape[:3]) - 1) / 2
     else:
-        index = np.array(first_position(clean, value), np.float64)
+        index = np.array(first_position(volume, np.float32(value)), np.float64)
     return affine[:3, :3] @ index + affine[:3, 3]
 
 
@@ -272,7 +279,7 @@ def _shown(values: np.ndarray, threshold: Threshold | None) -> np.ndarray:
     """Suprathreshold pixels; without a threshold, every non-zero value."""
     if threshold is None:
         return np.isfinite(values) & (values != 0)
-    return threshold.mask(values) & np.isfinite(values)
+    return threshold.mask(values)  # never NaN, and infinities were clipped
 
 
 def colour_index(values: np.ndarray, vmax: float, signed: bool) -> np.ndarray:
@@ -306,12 +313,18 @@ def ortho(s: Scene, cut_mm=None) -> bytes:
 
 def axial_mosaic(s: Scene, cut_mm=None) -> bytes:
     """Axial slices evenly spread across the map's extent (or at ``cut_mm``), in rows, with the colour bar."""
-    cuts = mosaic_cuts(s) if cut_mm is None else [float(c) for c in cut_mm]
+    return mosaic(s, 2, mosaic_cuts(s) if cut_mm is None else cut_mm)
+
+
+def mosaic(s: Scene, axis: int, cuts) -> bytes:
+    """Slices along world ``axis`` at each of ``cuts`` (mm), MOSAIC_COLUMNS to a row."""
+    cuts = [float(c) for c in cuts]
     columns = min(MOSAIC_COLUMNS, len(cuts))
+    h_axis = [a for a in range(3) if a != axis][0]
     extent = s.bounds[1] - s.bounds[0]
     width = (MOSAIC_WIDTH - _bar_space(s)) * DENSITY - (columns - 1) * GAP * DENSITY
-    per_mm = width / (columns * extent[0])
-    tiles = [(2, cut, panel(s, 2, cut, per_mm)) for cut in cuts]
+    per_mm = width / (columns * extent[h_axis])
+    tiles = [(axis, cut, panel(s, axis, cut, per_mm)) for cut in cuts]
     rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
     return _compose(s, rows, label_margin=True)
 
@@ -324,10 +337,44 @@ def single_slice(s: Scene, axis: int, position: float) -> bytes:
     return _compose(s, [[(axis, position, panel(s, axis, position, per_mm))]], label_margin=True)
 
 
+def check_cuts(s: Scene, axis: int, cuts) -> None:
+    """ValueError naming the coordinate when a cut is outside the drawn box along ``axis``."""
+    low, high = float(s.bounds[0, axis]), float(s.bounds[1, axis])
+    for cut in cuts:
+        if not low <= cut <= high:
+            raise ValueError(f"{AXIS_NAMES[axis]} = {cut:g} mm is outside the picture's field of view "
+                             f"({low:.0f} to {high:.0f} mm)")
+
+
+def on_demand(data: np.ndarray, affine: np.ndarray, *, axis: int, mm: float | None = None, cut_coords=None,
+              threshold_value: float | None = None, default_threshold: Threshold | None = None,
+              colour_map: str = "cold_hot", map_type: str | None = None, mni: bool = True) -> bytes:
+    """One slice (through ``mm``, default the peak) or a mosaic (``cut_coords``), as asked in a URL.
+
+    ``threshold_value`` replaces the map's own threshold (same tails);
+    ValueError (with a sentence) for a cut outside the field of view.
+    """
+    threshold = default_threshold
+    if threshold_value is not None:
+        if default_threshold is not None:
+            two_sided = default_threshold.two_sided
+        else:
+            with np.errstate(invalid="ignore"):
+                two_sided = bool((first_volume(data) < 0).any())
+        name = "|value|" if two_sided else "value"
+        threshold = Threshold(float(threshold_value), two_sided, f"{name} ≥ {threshold_value:g} (asked for)")
+    s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni, colour_map=colour_map)
+    if cut_coords:
+        check_cuts(s, axis, cut_coords)
+        return mosaic(s, axis, cut_coords)
+    position = float(s.peak_mm[axis]) if mm is None else float(mm)
+    check_cuts(s, axis, [position])
+    return single_slice(s, axis, position)
+
+
 def mosaic_cuts(s: Scene, count: int = MOSAIC_CUTS) -> list[float]:
     """``count`` axial positions (mm) evenly inside the z extent of the map's non-zero voxels."""
-    nonzero = np.nan_to_num(s.volume) != 0
-    planes = np.flatnonzero(nonzero.any(axis=(0, 1)))
+    planes = np.flatnonzero(np.fmax.reduce(np.abs(s.volume), axis=(0, 1)) > 0)  # NaN is neither here nor there
     if planes.size == 0:
         low, high = float(s.bounds[0, 2]), float(s.bounds[1, 2])
     else:
@@ -348,28 +395,51 @@ def _compose(s: Scene, rows: list[list[tuple[int, float, np.ndarray]]], *, label
     row_heights = [max(p.shape[0] for _a, _c, p in row) + text_h for row in rows]
     row_widths = [sum(p.shape[1] for _a, _c, p in row) + gap * (len(row) - 1) for row in rows]
     bar = _bar_space(s) * DENSITY
-    width = max(row_widths) + bar
-    height = sum(row_heights) + gap * (len(rows) - 1)
-    canvas = Image.new("P", (width, height), 0)
-    canvas.putpalette(s.palette)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(FONT_SIZE * DENSITY)
+    canvas = np.zeros((sum(row_heights) + gap * (len(rows) - 1), max(row_widths) + bar), np.uint8)
     top = 0
     for row, row_height in zip(rows, row_heights, strict=True):
         x = 0
         for axis, position, pixels in row:
             y = top + (row_height - text_h - pixels.shape[0]) // 2
-            canvas.paste(Image.fromarray(pixels, "P"), (x, y))
-            draw.text((x + 2 * DENSITY, top + row_height - text_h + DENSITY), f"{AXIS_NAMES[axis]} = {position:.0f}",
-                      fill=TEXT, font=font)
+            canvas[y:y + pixels.shape[0], x:x + pixels.shape[1]] = pixels
+            _write(canvas, x + 2 * DENSITY, top + row_height - text_h + DENSITY,
+                   f"{AXIS_NAMES[axis]} = {position:.0f}", TEXT)
             if axis != 0:
-                draw.text((x + 2 * DENSITY, y + DENSITY), "L", fill=TEXT, font=font)
-                draw.text((x + pixels.shape[1] - 9 * DENSITY, y + DENSITY), "R", fill=TEXT, font=font)
+                _mark_sides(canvas, x, y, pixels.shape[1], TEXT)
             x += pixels.shape[1] + gap
         top += row_height + gap
     if bar:
-        _colour_bar(canvas, draw, s, max(row_widths) + gap, font)
-    return _png(canvas, _metadata(s))
+        _colour_bar(canvas, s, max(row_widths) + gap, TEXT)
+    return _png(canvas, s.palette, _metadata(s))
+
+
+def _mark_sides(canvas: np.ndarray, x: int, y: int, width: int, colour: int) -> None:
+    """"L" at the panel's top left, "R" at its top right (neurological convention)."""
+    _write(canvas, x + 2 * DENSITY, y + DENSITY, "L", colour)
+    _write(canvas, x + width - 9 * DENSITY, y + DENSITY, "R", colour)
+
+
+def _write(canvas: np.ndarray, x: int, y: int, text: str, colour: int) -> None:
+    """Text in one palette colour, clipped to the canvas; each string is rendered once per process."""
+    stamp = _stamp(text)
+    height = max(0, min(stamp.shape[0], canvas.shape[0] - y))
+    width = max(0, min(stamp.shape[1], canvas.shape[1] - x))
+    if x < 0 or y < 0 or not height or not width:
+        return
+    region = canvas[y:y + height, x:x + width]
+    region[stamp[:height, :width]] = colour
+
+
+@lru_cache(maxsize=512)
+def _stamp(text: str) -> np.ndarray:
+    """The pixels of a label, as Pillow's font draws it on a palette image (labels repeat: coordinates, L, R)."""
+    font = _font(FONT_SIZE * DENSITY)
+    left, top, right, bottom = font.getbbox(text)
+    picture = Image.new("P", (max(1, right), max(1, bottom)), 0)
+    ImageDraw.Draw(picture).text((0, 0), text, fill=1, font=font)
+    stamp = np.asarray(picture) == 1
+    stamp.setflags(write=False)
+    return stamp
 
 
 def bar_range(s: Scene) -> tuple[float, float]:
@@ -377,10 +447,10 @@ def bar_range(s: Scene) -> tuple[float, float]:
     return (-s.vmax if s.signed else 0.0), s.vmax
 
 
-def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int, font) -> None:
+def _colour_bar(canvas: np.ndarray, s: Scene, x: int, text_colour: int) -> None:
     """A vertical bar from the range's low end (bottom) to its high end (top); the values not shown in grey."""
     margin = (FONT_SIZE // 2 + 2) * DENSITY
-    height = canvas.height - 2 * margin
+    height = canvas.shape[0] - 2 * margin
     if height < 4:
         return
     low, high = bar_range(s)
@@ -388,8 +458,7 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int
     index = colour_index(values, s.vmax, s.signed)
     if s.threshold is not None and not s.threshold.nonzero:
         index[~s.threshold.mask(values)] = GAP_GREY
-    strip = np.repeat(index[:, None], BAR_WIDTH * DENSITY, axis=1)
-    canvas.paste(Image.fromarray(np.ascontiguousarray(strip), "P"), (x, margin))
+    canvas[margin:margin + height, x:x + BAR_WIDTH * DENSITY] = index[:, None]
     text_x = x + (BAR_WIDTH + 3) * DENSITY
     ticks = [(high, margin), (low, margin + height)]
     if s.threshold is not None and not s.threshold.nonzero and not s.threshold.below and 0 < s.threshold.value < high:
@@ -397,7 +466,7 @@ def _colour_bar(canvas: Image.Image, draw: ImageDraw.ImageDraw, s: Scene, x: int
         if s.signed:
             ticks.append((-s.threshold.value, margin + height * (high + s.threshold.value) / (high - low)))
     for value, y in ticks:
-        draw.text((text_x, y - FONT_SIZE * DENSITY // 2), _number(value), fill=TEXT, font=font)
+        _write(canvas, text_x, int(y) - FONT_SIZE * DENSITY // 2, _number(value), text_colour)
 
 
 def _number(value: float) -> str:
@@ -420,7 +489,9 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _png(picture: Image.Image, info: dict[str, str]) -> bytes:
+def _png(pixels: np.ndarray, colours: tuple[int, ...], info: dict[str, str]) -> bytes:
+    picture = Image.fromarray(np.ascontiguousarray(pixels), "P")
+    picture.putpalette(colours)
     chunks = PngInfo()
     for key, value in info.items():
         chunks.add_itxt(key, value)
@@ -438,11 +509,13 @@ def glass_brain(s: Scene) -> bytes:
     For signed maps each ray keeps the value of largest |value|, so both tails
     show; below-threshold voxels never tint the brain.
     """
-    volume = np.nan_to_num(s.volume, nan=0.0, posinf=0.0, neginf=0.0)
+    volume = s.volume
     if s.style == "map":
-        volume = np.where(_shown(volume, s.threshold), volume, 0)
+        volume = np.where(_shown(volume, s.threshold), volume, 0)  # NaN is never shown
     elif s.style == "roi":
-        volume = (volume != 0).astype(np.float32)
+        volume = ((volume != 0) & ~np.isnan(volume)).astype(np.float32)
+    else:
+        volume = np.where(np.isnan(volume), 0, volume)
     zooms = np.linalg.norm(s.affine[:3, :3], axis=0)
     extent = np.array(volume.shape) * zooms
     views = ((1, 2), (0, 2), (0, 1))
@@ -481,33 +554,17 @@ def _compose_glass(s: Scene, panels) -> bytes:
     gap = GAP * DENSITY
     bar = _bar_space(s) * DENSITY
     height = max(p.shape[0] for _a, p in panels)
-    width = sum(p.shape[1] for _a, p in panels) + gap * (len(panels) - 1) + bar
-    canvas = Image.new("P", (width, height), WHITE)
-    canvas.putpalette(s.palette)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(FONT_SIZE * DENSITY)
+    canvas = np.full((height, sum(p.shape[1] for _a, p in panels) + gap * (len(panels) - 1) + bar), WHITE, np.uint8)
     x = 0
     for axis, pixels in panels:
         y = (height - pixels.shape[0]) // 2
-        canvas.paste(Image.fromarray(np.ascontiguousarray(pixels), "P"), (x, y))
+        canvas[y:y + pixels.shape[0], x:x + pixels.shape[1]] = pixels
         if axis != 0:
-            draw.text((x + 2 * DENSITY, y + DENSITY), "L", fill=DARK_TEXT, font=font)
-            draw.text((x + pixels.shape[1] - 9 * DENSITY, y + DENSITY), "R", fill=DARK_TEXT, font=font)
+            _mark_sides(canvas, x, y, pixels.shape[1], DARK_TEXT)
         x += pixels.shape[1] + gap
     if bar:
-        _glass_bar(canvas, s, x, font)
-    return _png(canvas, _metadata(s))
-
-
-def _glass_bar(canvas: Image.Image, s: Scene, x: int, font) -> None:
-    """The same bar as the slices', its labels dark on the white background."""
-    bar = Image.new("P", (canvas.width - x, canvas.height), 0)
-    bar.putpalette(s.palette)
-    _colour_bar(bar, ImageDraw.Draw(bar), s, 0, font)
-    pixels = np.asarray(bar).copy()
-    pixels[pixels == 0] = WHITE
-    pixels[pixels == TEXT] = DARK_TEXT
-    canvas.paste(Image.fromarray(pixels, "P"), (x, 0))
+        _colour_bar(canvas, s, x, DARK_TEXT)
+    return _png(canvas, s.palette, _metadata(s))
 
 
 @lru_cache(maxsize=64)
@@ -554,8 +611,21 @@ def threshold_for(map_type: str | None, data: np.ndarray, numbers: dict, report:
         return stored
     dof = thresholds.dof_from_header(int(report.get("intent_code") or 0),
                                      report.get("intent_params") or [0.0, 0.0, 0.0], report.get("descrip") or "")
-    return thresholds.choose(map_type, first_volume(data), is_thresholded=bool(numbers.get("is_thresholded")),
-                             dof=dof)
+    return thresholds.choose(map_type, _threshold_sample(first_volume(data)),
+                             is_thresholded=bool(numbers.get("is_thresholded")), dof=dof)
+
+
+def _threshold_sample(volume: np.ndarray) -> np.ndarray:
+    """Up to THRESHOLD_SAMPLE values evenly strided, with both extremes (so the sign is exact).
+
+    ``choose`` copies its values to float64: for a 1 mm map that was a third
+    of the drawing time, and a percentile needs no more than a million values.
+    """
+    flat = np.asarray(volume).ravel(order="K")
+    if flat.size <= THRESHOLD_SAMPLE:
+        return flat
+    low, high = _extremes(flat)
+    return np.concatenate([flat[::flat.size // THRESHOLD_SAMPLE + 1], np.array([low, high], flat.dtype)])
 
 
 def pictures(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, map_type: str | None = None,
@@ -563,3 +633,9 @@ def pictures(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | Non
     """"ortho", "axial_mosaic" and "glass_brain" of a map's first volume."""
     s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni)
     return {"glass_brain": glass_brain(s), "ortho": ortho(s), "axial_mosaic": axial_mosaic(s)}
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, from its header."""
+    with Image.open(io.BytesIO(png)) as picture:
+        return picture.size

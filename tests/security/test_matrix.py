@@ -93,6 +93,9 @@ MATRIX = {
     ("images.download", "GET", PRIV):                     (404, 404, 200, 200, 200),
     ("images.thumbnail", "GET", PUB):                     (200, 200, 200, 200, 200),
     ("images.thumbnail", "GET", PRIV):                    (404, 404, 200, 200, 200),
+    # the world's stored files are not NIfTI: those who may see the map are told it cannot be drawn
+    ("images.slices_png", "GET", PUB):                    (400, 400, 400, 400, 400),
+    ("images.slices_png", "GET", PRIV):                   (404, 404, 400, 400, 400),
     ("images.reprocess", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
     ("images.reprocess", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
     ("images.delete", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),
@@ -365,7 +368,7 @@ class Asker:
         images = {
             "ask_images_detail": "", "ask_images_status": "/status", "ask_images_download": "/file",
             "ask_images_thumbnail": "/thumbnails/glass_brain.png", "ask_images_reprocess": "/reprocess",
-            "ask_images_delete": "/delete",
+            "ask_images_delete": "/delete", "ask_images_slices_png": "/slices.png?axis=z",
         }
         if name in images:
             return self.image_page(images[name])

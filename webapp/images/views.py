@@ -1,6 +1,6 @@
 """An image's page, its status, its file and thumbnails, and the public image list."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import contains_eager, joinedload
@@ -13,7 +13,7 @@ from ..models import Image
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
 from ..vocab import MODALITIES
-from . import bp
+from . import bp, ondemand
 
 PER_PAGE = 24
 #: What the image page reads besides the image, fetched in the same query (five round trips were one per relation).
@@ -214,6 +214,21 @@ def thumbnail(image_id, kind):
     if artifact is None:
         abort(404)
     return send_stored(artifact.storage_key, mimetype="image/png", max_age=300)
+
+
+@bp.route("/<int:image_id>/slices.png")
+def slices_png(image_id):
+    """A slice or a mosaic drawn for the URL's parameters (see ``ondemand``), kept for the next request."""
+    image = visible_image_or_404(image_id, options=(joinedload(Image.stats),))
+    if image.status != Image.READY:
+        abort(404)
+    kept_or_png, hit = ondemand.picture(image, ondemand.parse(request.args))
+    if isinstance(kept_or_png, bytes):
+        response = Response(kept_or_png, mimetype="image/png", headers={"Cache-Control": "max-age=300"})
+    else:
+        response = send_stored(kept_or_png, mimetype="image/png", max_age=300)
+    response.headers["X-Slices-Cache"] = "hit" if hit else "miss"
+    return response
 
 
 @bp.route("/<int:image_id>/reprocess", methods=["POST"])

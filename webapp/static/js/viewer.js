@@ -20,7 +20,9 @@
  *            data-min="-4.2" data-max="6.1"              optional: the map's range (defaults: read from the data)
  *            data-threshold="2.3"                        optional: initial threshold (default: a quarter of max |value|)
  *            data-colormap="warm"                        optional: initial colour map (default warm)
- *            data-view="multiplanar">                    optional: multiplanar | axial | coronal | sagittal | render
+ *            data-view="multiplanar"                     optional: multiplanar | axial | coronal | sagittal | render
+ *            data-slices-url="/images/12/slices.png">    optional: input.slice-link-url gets the link to the slice
+ *                                                        at the crosshair (button.copy-slice-link copies it)
  *     <canvas class="nv-canvas" aria-label="Interactive viewer"></canvas>
  *     <div class="nv-controls"></div>
  *     <output class="nv-location" aria-live="polite"></output>
@@ -216,6 +218,34 @@ function formatLocation (data, mapIndex, decimals) {
   return `${mm} mm = ${value}`
 }
 
+const AXIS_OF_VIEW = { sagittal: 'x', coronal: 'y' }
+
+/** The on-demand slice under the crosshair: the axis of the current view (axial for the others), mm rounded. */
+function sliceLink (section, mm, view) {
+  const axis = AXIS_OF_VIEW[view] || 'z'
+  const position = Number(mm[{ x: 0, y: 1, z: 2 }[axis]])
+  const url = new URL(section.dataset.slicesUrl, document.baseURI)
+  url.searchParams.set('axis', axis)
+  url.searchParams.set('mm', position.toFixed(1))
+  return url.href
+}
+
+function setUpSliceLink (section) {
+  const input = section.querySelector('input.slice-link-url')
+  const button = section.querySelector('button.copy-slice-link')
+  if (!input || !button) return null
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(input.value)
+      button.textContent = 'Copied'
+    } catch {
+      input.select()
+      button.textContent = 'Press Ctrl+C to copy'
+    }
+  })
+  return input
+}
+
 function fail (section, output, error) {
   const message = (error && error.message) || String(error) || 'unknown error'
   section.dataset.error = message
@@ -336,8 +366,10 @@ async function setUpViewer (section) {
     showVolume()
   }
 
+  const linkInput = section.dataset.slicesUrl ? setUpSliceLink(section) : null
   nv.onLocationChange = (data) => {
     output.textContent = formatLocation(data, nv.volumes.indexOf(shown), decimals)
+    if (linkInput) linkInput.value = sliceLink(section, Array.from(data.mm), viewSelect.value)
   }
 
   applyDisplay()
