@@ -21,10 +21,10 @@ from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
+from webapp.models import Artifact, Image, ImageStats, SimilarityVector, Upload, utcnow
 from webapp.storage import artifact_key
 
-from . import nifti, render, stats
+from . import nifti, render, similarity, stats
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config):
-    """Run the pure steps on a local file: the report, the statistics and the thumbnails."""
+def analyse(path, config, map_type="Other"):
+    """Run the pure steps on a local file: the report, the statistics, the thumbnails and the similarity vector."""
     report, data = nifti.inspect_and_load(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
@@ -68,7 +68,17 @@ def analyse(path, config):
     affine = np.asarray(report.affine, dtype=np.float64)
     numbers = stats.compute(data, affine)
     pictures = render.render_all(data, affine)
-    return report.to_dict(), numbers, pictures
+    vector = similarity_vector(data, affine, map_type, numbers)
+    return report.to_dict(), numbers, pictures, vector
+
+
+def similarity_vector(data, affine, map_type, numbers):
+    """The map's similarity vector, or None (ROI, parcellation, not in MNI); what counted goes in the stats."""
+    effective_type = numbers.get("inferred_map_type") if map_type == "Other" else map_type
+    representation = similarity.represent(data, affine, map_type=effective_type,
+                                          not_mni=bool(numbers.get("not_mni")))
+    numbers["similarity"] = representation.summary()
+    return representation.values
 
 
 def store_pictures(image_id, pictures):
@@ -82,7 +92,27 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-def write_results(image_id, report, numbers, stored_pictures):
+def store_vector(image_id, vector):
+    """Put the similarity vector under its deterministic key (or remove an earlier one); the stored object or None."""
+    storage = get_storage()
+    key = artifact_key(image_id, "similarity", "npy")
+    if vector is None:
+        storage.delete(key)
+        return None
+    return storage.put_bytes(key, similarity.vector_bytes(vector))
+
+
+def add_vector_rows(image_id, stored_vector, n_voxels):
+    """The vector's artifact and its row in the index's change feed (replacing the image's earlier row)."""
+    db.session.execute(sa.delete(SimilarityVector).where(SimilarityVector.image_id == image_id))
+    if stored_vector is None:
+        return
+    db.session.add(Artifact(image_id=image_id, kind="similarity", storage_key=stored_vector.key,
+                            content_type="application/x-npy", size=stored_vector.size))
+    db.session.add(SimilarityVector(image_id=image_id, storage_key=stored_vector.key, n_voxels=n_voxels))
+
+
+def write_results(image_id, report, numbers, stored_pictures, stored_vector=None):
     """Every result in one transaction; False when another run already finished the image."""
     image = db.session.get(Image, image_id, with_for_update=True)
     if image is None or image.is_final:
@@ -104,6 +134,7 @@ def write_results(image_id, report, numbers, stored_pictures):
             data=numbers,
         )
     )
+    add_vector_rows(image_id, stored_vector, (numbers.get("similarity") or {}).get("n_voxels") or 0)
     image.report = report
     image.is_thresholded = bool(numbers.get("is_thresholded"))
     image.not_mni = bool(numbers.get("not_mni"))
@@ -138,11 +169,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path):
+def outcome_of(image_id, path, map_type="Other"):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config))
+        return ("ready", analyse(path, config, map_type))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -163,12 +194,13 @@ def process_image(self, image_id):
             return None
         try:
             with get_storage().local_path(image.storage_key) as path:
-                outcome = outcome_of(image_id, path)
+                outcome = outcome_of(image_id, path, image.map_type)
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
-            report, numbers, pictures = outcome[1]
-            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures))
+            report, numbers, pictures, vector = outcome[1]
+            finished = write_results(image_id, report, numbers, store_pictures(image_id, pictures),
+                                     store_vector(image_id, vector))
         else:
             finished = write_failure(image_id, outcome[1], outcome[2])
     except TRANSIENT_ERRORS as exc:
