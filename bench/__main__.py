@@ -14,6 +14,7 @@ FIGURES = {
     "scaling": "bench.scaling",
     "pages": "bench.pages",
     "uploads": "bench.uploads",
+    "similar": "bench.similar",
 }
 
 

@@ -209,6 +209,10 @@ class Config:
                     "task": "workers.tasks.sweep_stuck_images",
                     "schedule": float(self.SWEEP_INTERVAL_SECONDS),
                 },
+                "expire-similarity-searches": {
+                    "task": "workers.tasks.expire_similarity_searches",
+                    "schedule": 600.0,
+                },
                 "expire-partial-uploads": {
                     "task": "workers.tasks.expire_partial_uploads",
                     "schedule": 3600.0,

@@ -21,7 +21,7 @@ from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, SimilarityVector, Upload, utcnow
+from webapp.models import Artifact, Image, ImageStats, SimilaritySearch, SimilarityVector, Upload, utcnow
 from webapp.storage import artifact_key
 
 from . import nifti, render, similarity, stats
@@ -327,3 +327,56 @@ def expire_partial_uploads():
         storage.delete(key)
     stale = storage.remove_stale_staging_files(current_app.config["STALE_STAGING_HOURS"] * 3600)
     return {"expired": len(keys), "stale_staging_files": stale}
+
+
+def searched_vector(path, config):
+    """A searched file's vector, with the upload's checks; (vector, None) or (None, the reason there is none)."""
+    try:
+        report, data = nifti.inspect_and_load(path, max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
+                                              max_array_bytes=config["MAX_ARRAY_BYTES"])
+        affine = np.asarray(report.affine, dtype=np.float64)
+        numbers = stats.compute(data, affine)
+        representation = similarity.represent(data, affine, map_type=numbers.get("inferred_map_type"),
+                                              not_mni=bool(numbers.get("not_mni")))
+    except nifti.InvalidNifti as exc:
+        return None, str(exc)
+    except SoftTimeLimitExceeded:
+        return None, f"Processing took longer than the {config['PROCESSING_SOFT_TIME_LIMIT']} s allowed."
+    except MemoryError:
+        return None, "The file needs more memory than a worker may use; it is too large to search with."
+    return representation.values, representation.reason
+
+
+@celery.task(acks_late=True)
+def search_by_file(search_id):
+    """Answer a search by file: read the file, delete it, rank the public maps; the vector is never stored."""
+    from webapp.similarity.by_file import delete_search_file
+    from webapp.similarity.search import similar_to_vector
+
+    search = db.session.get(SimilaritySearch, search_id)
+    if search is None or search.status != SimilaritySearch.PENDING:
+        return None
+    try:
+        with get_storage().local_path(search.storage_key) as path:
+            vector, reason = searched_vector(path, current_app.config)
+    except FileNotFoundError:
+        vector, reason = None, "The file is missing from storage; please search again."
+    finally:
+        delete_search_file(search)
+        db.session.commit()
+    if vector is not None:
+        answer = similar_to_vector(vector, None)
+        search.results = [[image_id, round(r, 6)] for image_id, r in answer.matches]
+    search.status = SimilaritySearch.READY if vector is not None else SimilaritySearch.FAILED
+    search.error = reason if vector is None else None
+    search.finished_at = utcnow()
+    db.session.commit()
+    return search.status
+
+
+@celery.task
+def expire_similarity_searches():
+    """Forget searches by file past ``SIMILAR_SEARCH_KEEP_MINUTES`` (and any file a worker never read)."""
+    from webapp.similarity.by_file import expire_searches
+
+    return expire_searches()

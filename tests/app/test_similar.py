@@ -166,3 +166,121 @@ def test_reprocessing_replaces_the_vector(app, client, four):
     assert [row["id"] for row in body["results"]].count(four["copy"]) == 1
     with app.app_context():
         assert db.session.query(Artifact).filter_by(image_id=four["copy"], kind="similarity").count() == 1
+
+
+# ---- search by file -------------------------------------------------------------------------------
+
+
+def stored_keys(app):
+    root = app.config["STORAGE_DIR"]
+    from pathlib import Path
+
+    return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+
+
+def search_file(client, path, **kwargs):
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, "/similar/")
+    with open(path, "rb") as handle:
+        return client.post("/similar/", data={"file": (handle, path.name), "csrf_token": token},
+                           content_type="multipart/form-data", follow_redirects=True, **kwargs)
+
+
+def test_search_by_file_answers_with_public_maps_and_keeps_nothing(app, client, accounts, maps, four, tmp_path):
+    from webapp.models import SimilaritySearch
+
+    base, affine = smooth_field(1)
+    before = stored_keys(app)
+    path = make_nifti(tmp_path / "mine.nii.gz", base * 2 + 1e-3, affine)
+    accounts.create("searcher@example.org")
+    accounts.login("searcher@example.org")
+    page = search_file(client, path)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-status="ready"' in text
+    assert text.index(f'data-image-id="{four["base"]}"') < text.index(f'data-image-id="{four["copy"]}"')
+    assert stored_keys(app) == before
+    with app.app_context():
+        search = db.session.query(SimilaritySearch).one()
+        assert search.storage_key is None and search.results[0][0] == four["base"]
+        assert db.session.query(Image).count() == 4
+
+
+def test_search_by_file_gives_the_upload_reason_for_a_broken_file(app, client, accounts, tmp_path):
+    before = stored_keys(app)
+    broken = tmp_path / "broken.nii.gz"
+    broken.write_bytes(b"\x1f\x8b not really a gzip file")
+    accounts.create("searcher@example.org")
+    accounts.login("searcher@example.org")
+    text = search_file(client, broken).get_data(as_text=True)
+    assert 'data-status="failed"' in text and "could not be compared" in text
+    assert stored_keys(app) == before
+
+
+def test_search_by_file_api_is_for_signed_in_callers_and_pages_its_answer(app, client, accounts, four, tmp_path):
+    from webapp.models import ApiToken
+
+    base, affine = smooth_field(1)
+    path = make_nifti(tmp_path / "mine.nii", -base, affine)
+    with open(path, "rb") as handle:
+        assert client.post("/api/similar/", data={"file": (handle, "x.nii")}).status_code == 401
+    user_id = accounts.create("api@example.org")
+    with app.app_context():
+        _, secret = ApiToken.issue(db.session.get(__import__("webapp.models").models.User, user_id))
+        db.session.commit()
+    headers = {"Authorization": f"Token {secret}"}
+    with open(path, "rb") as handle:
+        response = client.post("/api/similar/", data={"file": (handle, "x.nii")}, headers=headers)
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "ready"
+    assert body["results"][0]["id"] == four["negative"] and body["results"][0]["r"] > 0.99
+    again = client.get(f"/api/similar/{body['id']}/", query_string={"limit": 1}, headers=headers).get_json()
+    assert len(again["results"]) == 1 and again["next"]
+    other = accounts.create("other@example.org")
+    with app.app_context():
+        _, other_secret = ApiToken.issue(db.session.get(__import__("webapp.models").models.User, other))
+        db.session.commit()
+    assert client.get(f"/api/similar/{body['id']}/", headers={"Authorization": f"Token {other_secret}"}
+                      ).status_code == 404
+    assert client.post("/api/similar/", headers=headers).status_code == 400
+
+
+@pytest.fixture
+def limited(monkeypatch, request):
+    """An app with rate limits on (the suite's TestConfig has them off) and a budget of two searches."""
+    monkeypatch.setenv("RATELIMIT_ENABLED", "true")
+    monkeypatch.setenv("RATELIMIT_SIMILAR_SEARCH", "2/minute")
+    return request.getfixturevalue("app")
+
+
+def test_search_by_file_has_a_size_limit_and_a_rate_limit_per_user(limited, client, accounts, tmp_path):
+    app = limited
+    base, affine = smooth_field(4)
+    path = make_nifti(tmp_path / "mine.nii.gz", base, affine)
+    accounts.create("searcher@example.org")
+    accounts.login("searcher@example.org")
+    statuses = [search_file(client, path).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    accounts.create("second@example.org")
+    accounts.logout()
+    accounts.login("second@example.org")
+    assert search_file(client, path).status_code == 200, "the budget is per user, not per address"
+    app.config["SIMILAR_SEARCH_MAX_BYTES"] = 100
+    too_large = search_file(client, path)
+    assert too_large.status_code == 413 and "100 bytes" in too_large.get_data(as_text=True)
+
+
+def test_expired_searches_are_deleted(app, client, accounts, tmp_path):
+    from datetime import timedelta
+
+    from webapp.models import SimilaritySearch, utcnow
+
+    base, affine = smooth_field(4)
+    accounts.create("searcher@example.org")
+    accounts.login("searcher@example.org")
+    search_file(client, make_nifti(tmp_path / "mine.nii.gz", base, affine))
+    with app.app_context():
+        db.session.query(SimilaritySearch).update({"created_at": utcnow() - timedelta(hours=2)})
+        db.session.commit()
+        assert tasks.expire_similarity_searches() == 1
+        assert db.session.query(SimilaritySearch).count() == 0

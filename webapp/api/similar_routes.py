@@ -3,12 +3,13 @@
 from flask import request
 from sqlalchemy.orm import joinedload
 
-from ..models import Image
+from ..models import Image, SimilaritySearch
+from ..similarity.by_file import own_search_or_404, public_matches, search_limit, start_search
 from ..similarity.search import images_by_id, similar_to_image
 from ..urls import absolute_url
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES
 from . import bp
-from .auth import api_user
+from .auth import api_user, require_user
 from .errors import field_error
 from .image_routes import IMAGE_ID, SLASHLESS
 from .lookup import visible_image
@@ -60,3 +61,34 @@ def image_similar(image_id):
     answer = similar_to_image(image, api_user(), map_type=vocabulary_filter("map_type", MAP_TYPES),
                               analysis_level=vocabulary_filter("analysis_level", ANALYSIS_LEVELS))
     return matches_page(answer.matches, {"reason": answer.reason, "not_comparable": answer.undefined})
+
+
+def search_json(search):
+    """A search by file: its state, and once answered the public maps most like the file (paged)."""
+    body = {
+        "id": search.id,
+        "url": absolute_url("api.similar_search_detail", search_id=search.id),
+        "status": search.status,
+        "error": search.error,
+        "filename": search.filename,
+    }
+    if search.status != SimilaritySearch.READY:
+        return body
+    return {**body, **matches_page(public_matches(search), {})}
+
+
+@bp.route("/similar/", methods=["POST"], **SLASHLESS)
+def similar_search():
+    """Search by file: ``file`` (multipart) is compared with every public map by a worker, never published."""
+    user = require_user()
+    request.upload_limit = search_limit(request.content_length)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise field_error("file", "No file was submitted.")
+    search = start_search(user, upload)
+    return search_json(search), 200 if search.status != SimilaritySearch.PENDING else 202
+
+
+@bp.route("/similar/<search_id>/", **SLASHLESS)
+def similar_search_detail(search_id):
+    return search_json(own_search_or_404(search_id, require_user()))
