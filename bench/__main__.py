@@ -15,6 +15,7 @@ FIGURES = {
     "pages": "bench.pages",
     "uploads": "bench.uploads",
     "series": "bench.series",
+    "similar": "bench.similar",
 }
 
 

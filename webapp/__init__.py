@@ -106,6 +106,7 @@ def register_blueprints(app):
     from .images import bp as images_bp
     from .main import bp as main_bp
     from .reports import bp as reports_bp
+    from .similar import bp as similar_bp
     from .tus import bp as tus_bp
     from .uploads import bp as uploads_bp
 
@@ -116,6 +117,7 @@ def register_blueprints(app):
     app.register_blueprint(images_bp, url_prefix="/images")
     app.register_blueprint(uploads_bp, url_prefix="/collections")
     app.register_blueprint(reports_bp)
+    app.register_blueprint(similar_bp, url_prefix="/similar")
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(tus_bp, url_prefix="/api/uploads")
 

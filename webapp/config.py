@@ -152,6 +152,14 @@ class Config:
         self.RATELIMIT_RESET = env_str("RATELIMIT_RESET", "5/minute;50/hour")
         self.RATELIMIT_TOKENS = env_str("RATELIMIT_TOKENS", "10/minute;100/hour")
 
+        # Similar maps (webapp/similarity): the index files of this host, the first pass's pool, search by file.
+        self.SIMILARITY_INDEX_DIR = env_str("SIMILARITY_INDEX_DIR", str(folder / "similarity-index"))
+        self.SIMILAR_POOL = env_int("SIMILAR_POOL", 1000)
+        self.SIMILAR_MAX_POOL = env_int("SIMILAR_MAX_POOL", 16000)
+        self.SIMILAR_SEARCH_MAX_BYTES = env_int("SIMILAR_SEARCH_MAX_BYTES", 200 * 1024 * 1024)
+        self.SIMILAR_SEARCH_KEEP_MINUTES = env_int("SIMILAR_SEARCH_KEEP_MINUTES", 60)
+        self.RATELIMIT_SIMILAR_SEARCH = env_str("RATELIMIT_SIMILAR_SEARCH", "10/minute;100/day")
+
         self.PAGE_CACHE_URL = env_str("PAGE_CACHE_URL", "")
         self.update_page_cache_settings(folder)
 
@@ -211,6 +219,10 @@ class Config:
                 "sweep-stuck-images": {
                     "task": "workers.tasks.sweep_stuck_images",
                     "schedule": float(self.SWEEP_INTERVAL_SECONDS),
+                },
+                "expire-similarity-searches": {
+                    "task": "workers.tasks.expire_similarity_searches",
+                    "schedule": 600.0,
                 },
                 "expire-partial-uploads": {
                     "task": "workers.tasks.expire_partial_uploads",

@@ -451,3 +451,41 @@ class QuotaReservation(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SimilarityVector(db.Model):
+    """A map's similarity vector (stored as its ``similarity`` artifact), one row per vector made, in order.
+
+    The rows are the similarity index's change feed (``webapp/similarity/index.py``): every copy of the
+    index catches up by reading the rows past the last id it holds. ``sqlite_autoincrement`` keeps
+    SQLite from reusing the id of a deleted row, which a copy would take for one it already has.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(sa.ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    storage_key: Mapped[str] = mapped_column(sa.String(255))
+    n_voxels: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class SimilaritySearch(db.Model):
+    """A search by file: the file waits in storage for a worker, which keeps only the answer.
+
+    The worker deletes the file as soon as it has read it; the map's vector lives in the worker's
+    memory only; the answer (ids and r of the most similar maps) is kept ``SIMILAR_SEARCH_KEEP_MINUTES``
+    for the page that asked, then the row goes too (``workers.tasks.expire_similarity_searches``).
+    """
+
+    PENDING, READY, FAILED = "pending", "ready", "failed"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: secrets.token_hex(16))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    storage_key: Mapped[str | None] = mapped_column(sa.String(255))
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    results: Mapped[list | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

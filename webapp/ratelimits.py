@@ -10,10 +10,15 @@ The limits wrap the views already registered (Flask-Security's are not ours to d
 so this table is the one place that says what is limited.
 """
 
-from flask import current_app
+from flask import current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
+#: Limited per signed-in user (a search by file keeps a worker busy), whichever address they come from.
+PER_USER_VIEWS = {
+    "RATELIMIT_SIMILAR_SEARCH": ("similar.search", "api.similar_search"),
+}
 LIMITED_VIEWS = {
     "RATELIMIT_LOGIN": ("security.login", "security.verify", "security.change_password"),
     "RATELIMIT_REGISTER": ("security.register", "security.send_confirmation"),
@@ -28,12 +33,23 @@ def limit_from_settings(setting):
     return lambda: current_app.config[setting]
 
 
+def user_or_address():
+    """The caller's user (API token or session), else their address."""
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    return f"user:{user.id}" if user is not None else get_remote_address()
+
+
 def init_rate_limits(app):
     """Bind a limiter of this app's own (Flask-Limiter keeps per-app state) and wrap the limited views."""
     limiter = Limiter(key_func=get_remote_address)
     limiter.init_app(app)
     for setting, endpoints in LIMITED_VIEWS.items():
         budget = limiter.shared_limit(limit_from_settings(setting), scope=setting.lower(), methods=["POST"])
+        for endpoint in endpoints:
+            app.view_functions[endpoint] = budget(app.view_functions[endpoint])
+    for setting, endpoints in PER_USER_VIEWS.items():
+        budget = limiter.shared_limit(limit_from_settings(setting), scope=setting.lower(), methods=["POST"],
+                                      key_func=user_or_address)
         for endpoint in endpoints:
             app.view_functions[endpoint] = budget(app.view_functions[endpoint])
     app.extensions["rate_limiter"] = limiter

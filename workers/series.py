@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import nifti, render, slices, stats, viewer
+from . import nifti, render, similarity, slices, stats, viewer
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Analysis:
     pictures: dict[str, bytes]
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    vector: np.ndarray | None = None
 
 
 @dataclass
@@ -67,7 +68,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     shown = slices.shown_type(map_type, numbers)
     pictures = render.render_all(gathered.first, affine, map_type=shown, mni=not numbers.get("not_mni"),
                                  threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict))
-    analysis = Analysis(report_dict, numbers, pictures)
+    vector = similarity_vector(gathered.first, affine, shown, numbers)
+    analysis = Analysis(report_dict, numbers, pictures, vector=vector)
     if is_series:
         add_series_results(analysis, gathered, shape, affine)
     add_viewer_files(analysis, copies, gathered.first, affine, viewer_budget)
@@ -131,3 +133,23 @@ def series_facts(report: dict, shape) -> dict:
     zooms = report.get("zooms") or []
     tr = zooms[3] if len(zooms) > 3 and isinstance(zooms[3], (int, float)) and zooms[3] > 0 else None
     return {"n_volumes": int(shape[3]), "tr": tr, "time_unit": (report.get("units") or {}).get("time", "unknown")}
+
+
+def similarity_vector(volume: np.ndarray, affine: np.ndarray, map_type: str, numbers: dict) -> np.ndarray | None:
+    """The map's similarity vector, or None (ROI, parcellation, not in MNI); what counted goes in ``numbers``."""
+    representation = similarity.represent(volume, affine, map_type=map_type, not_mni=bool(numbers.get("not_mni")))
+    numbers["similarity"] = representation.summary()
+    return representation.values
+
+
+def first_volume_representation(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSED_BYTES,
+                                max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES) -> similarity.Representation:
+    """A searched file's similarity representation, from its first volume only (the rest is never read)."""
+    with nifti.open_series(path, max_decompressed_bytes=max_decompressed_bytes,
+                           max_array_bytes=max_array_bytes) as series:
+        affine = series.affine
+        first = next(iter(series.volumes()))
+        shape = series.shape
+    numbers = stats.first_volume_statistics(first, affine, shape=shape)
+    return similarity.represent(first, affine, map_type=numbers.get("inferred_map_type"),
+                                not_mni=bool(numbers.get("not_mni")))

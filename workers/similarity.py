@@ -185,26 +185,34 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     return None if np.isnan(r[0]) else float(r[0])
 
 
-def pearson_many(query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pearson_many(query: np.ndarray, rows: np.ndarray, *, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Exact r of ``query`` with each row, pairwise deletion; (r with NaN where undefined, common voxel counts).
 
-    Six sums per pair over the common voxels, each a matrix product, so a
-    few hundred rows cost a few BLAS calls.
+    Six sums per pair over the common voxels, from three matrix products per
+    chunk of rows, so memory stays at a few chunks of float32 whatever the pool.
     """
     q = np.asarray(query, dtype=np.float32)
-    x = np.asarray(rows, dtype=np.float32)
     q_present = ~np.isnan(q)
-    x_present = ~np.isnan(x)
     q0 = np.where(q_present, q, 0).astype(np.float32)
-    x0 = np.where(x_present, x, 0).astype(np.float32)
-    qp = q_present.astype(np.float32)
-    xp = x_present.astype(np.float32)
-    n = (xp @ qp).astype(np.float64)
-    sx = (x0 @ qp).astype(np.float64)
-    sq = (xp @ q0).astype(np.float64)
-    sxx = ((x0 * x0) @ qp).astype(np.float64)
-    sqq = (xp @ (q0 * q0)).astype(np.float64)
-    sxq = (x0 @ q0).astype(np.float64)
+    by_presence = np.stack([q_present.astype(np.float32), q0, q0 * q0], axis=1)
+    by_value = by_presence[:, :2]
+    sums = np.empty((rows.shape[0], 6), np.float64)
+    query_sums = by_presence.sum(axis=0)
+    for start in range(0, rows.shape[0], chunk):
+        x = np.asarray(rows[start:start + chunk], dtype=np.float32)
+        missing = np.isnan(x)
+        block = sums[start:start + chunk]
+        if missing.any():
+            np.copyto(x, 0, where=missing)
+            block[:, 0:3] = (~missing).astype(np.float32) @ by_presence  # n, sum q, sum q^2
+        else:
+            block[:, 0:3] = query_sums
+        block[:, 3:5] = x @ by_value  # sum x, sum x q
+        if q_present.all():
+            block[:, 5] = np.einsum("ij,ij->i", x, x)  # sum x^2
+        else:
+            block[:, 5] = (x * x) @ by_presence[:, 0]
+    n, sq, sqq, sx, sxq, sxx = sums.T
     with np.errstate(invalid="ignore", divide="ignore"):
         var_x = n * sxx - sx * sx
         var_q = n * sqq - sq * sq

@@ -21,11 +21,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.email import is_permanent_failure, send_email
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
+from webapp.models import Artifact, Image, ImageStats, SimilaritySearch, SimilarityVector, Upload, utcnow
 from webapp.securitymail import send_instructions
 from webapp.storage import artifact_key
 
-from . import copies, nifti, series
+from . import copies, nifti, series, similarity
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def analyse(path, config, map_type=None, volumes_sink=None):
         viewer_budget=config["VIEWER_BUDGET_BYTES"],
         volumes_sink=volumes_sink,
     )
-    return result.report, result.numbers, result.pictures, result.files
+    return result.report, result.numbers, result.pictures, result.files, result.vector
 
 
 def store_pictures(image_id, pictures):
@@ -98,7 +98,7 @@ def store_copies(image_id, path, results, volumes):
     (``volumes``, the staging file they were written to), the gzipped copy of an uncompressed upload
     (decision 0009). Returns (kind, stored object, content type) for each.
     """
-    report, numbers, _pictures, files = results
+    report, numbers, _pictures, files, _vector = results
     storage = get_storage()
     stored = []
     for kind, data in files.items():
@@ -131,7 +131,33 @@ def still_claimed(image, storage_key):
     return image is not None and not image.is_final and (storage_key is None or image.storage_key == storage_key)
 
 
-def write_results(image_id, report, numbers, stored_pictures, stored_files=(), storage_key=None):
+def store_vector(image_id, vector):
+    """Put the similarity vector under its deterministic key (or remove an earlier one); the stored object or None."""
+    storage = get_storage()
+    key = artifact_key(image_id, "similarity", "npy")
+    if vector is None:
+        storage.delete(key)
+        return None
+    return storage.put_bytes(key, similarity.vector_bytes(vector))
+
+
+def vector_files(stored_vector):
+    """The stored vector as a (kind, object, detail) entry, for cleaning up after a deleted image."""
+    return [] if stored_vector is None else [("similarity", stored_vector, None)]
+
+
+def add_vector_rows(image_id, stored_vector, n_voxels):
+    """The vector's artifact and its row in the index's change feed (replacing the image's earlier row)."""
+    db.session.execute(sa.delete(SimilarityVector).where(SimilarityVector.image_id == image_id))
+    if stored_vector is None:
+        return
+    db.session.add(Artifact(image_id=image_id, kind="similarity", storage_key=stored_vector.key,
+                            content_type="application/x-npy", size=stored_vector.size))
+    db.session.add(SimilarityVector(image_id=image_id, storage_key=stored_vector.key, n_voxels=n_voxels))
+
+
+def write_results(image_id, report, numbers, stored_pictures, stored_files=(), storage_key=None,
+                  stored_vector=None):
     """Every result in one transaction; False when another run already finished the image or it is gone."""
     image = db.session.get(Image, image_id, with_for_update=True)
     if not still_claimed(image, storage_key):
@@ -156,6 +182,7 @@ def write_results(image_id, report, numbers, stored_pictures, stored_files=(), s
             data=numbers,
         )
     )
+    add_vector_rows(image_id, stored_vector, (numbers.get("similarity") or {}).get("n_voxels") or 0)
     image.report = report
     image.is_thresholded = bool(numbers.get("is_thresholded"))
     image.not_mni = bool(numbers.get("not_mni"))
@@ -223,11 +250,12 @@ def process_image(self, image_id):
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":
-            report, numbers, pictures, _files = outcome[1]
+            report, numbers, pictures, _files, vector = outcome[1]
             stored = store_pictures(image_id, pictures)
-            finished = write_results(image_id, report, numbers, stored, files, storage_key)
+            stored_vector = store_vector(image_id, vector)
+            finished = write_results(image_id, report, numbers, stored, files, storage_key, stored_vector)
             if not finished:
-                drop_pictures_of_deleted_image(image_id, [*stored, *files])
+                drop_pictures_of_deleted_image(image_id, [*stored, *files, *vector_files(stored_vector)])
         else:
             finished = write_failure(image_id, outcome[1], outcome[2], storage_key)
     except TRANSIENT_ERRORS as exc:
@@ -456,3 +484,52 @@ def send_account_email(self, subject, recipient, sender, body, html):
         countdown = min(2 ** min(self.request.retries, 8), MAIL_RETRY_MAX_COUNTDOWN)
         raise self.retry(exc=exc, countdown=countdown) from exc
     return True
+
+
+def searched_vector(path, config):
+    """A searched file's vector, with the upload's checks; (vector, None) or (None, the reason there is none)."""
+    try:
+        representation = series.first_volume_representation(
+            path, max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"], max_array_bytes=config["MAX_ARRAY_BYTES"])
+    except nifti.InvalidNifti as exc:
+        return None, str(exc)
+    except SoftTimeLimitExceeded:
+        return None, f"Processing took longer than the {config['PROCESSING_SOFT_TIME_LIMIT']} s allowed."
+    except MemoryError:
+        return None, "The file needs more memory than a worker may use; it is too large to search with."
+    return representation.values, representation.reason
+
+
+@celery.task(acks_late=True)
+def search_by_file(search_id):
+    """Answer a search by file: read the file, delete it, rank the public maps; the vector is never stored."""
+    from webapp.similarity.by_file import delete_search_file
+    from webapp.similarity.search import similar_to_vector
+
+    search = db.session.get(SimilaritySearch, search_id)
+    if search is None or search.status != SimilaritySearch.PENDING:
+        return None
+    try:
+        with get_storage().local_path(search.storage_key) as path:
+            vector, reason = searched_vector(path, current_app.config)
+    except FileNotFoundError:
+        vector, reason = None, "The file is missing from storage; please search again."
+    finally:
+        delete_search_file(search)
+        db.session.commit()
+    if vector is not None:
+        answer = similar_to_vector(vector, None)
+        search.results = [[image_id, round(r, 6)] for image_id, r in answer.matches]
+    search.status = SimilaritySearch.READY if vector is not None else SimilaritySearch.FAILED
+    search.error = reason if vector is None else None
+    search.finished_at = utcnow()
+    db.session.commit()
+    return search.status
+
+
+@celery.task
+def expire_similarity_searches():
+    """Forget searches by file past ``SIMILAR_SEARCH_KEEP_MINUTES`` (and any file a worker never read)."""
+    from webapp.similarity.by_file import expire_searches
+
+    return expire_searches()

@@ -1,5 +1,7 @@
 """An image's page, its status, its file and thumbnails, and the public image list."""
 
+from math import ceil
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
@@ -12,10 +14,12 @@ from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
-from ..vocab import MODALITIES
+from ..similarity.search import MAX_RESULTS, images_by_id, similar_to_image
+from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 from . import bp, ondemand
 
 PER_PAGE = 24
+SIMILAR_ON_PAGE = 10
 #: What the image page reads besides the image, fetched in the same query (five round trips were one per relation).
 PAGE_LOADING = (
     joinedload(Image.collection),
@@ -188,9 +192,43 @@ def detail(image_id):
         viewer=viewer_range(image.stats.data if image.stats else None),
         over_time=mean_over_time(image.stats.data if image.stats else None),
         source=viewer_source(image, image.stats.data if image.stats else None),
+        similar=similar_maps(image, 1, SIMILAR_ON_PAGE) if image.status == Image.READY else None,
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
     )
+
+
+class ListPage:
+    """One page of an already ranked list, with what the ``pager`` macro reads."""
+
+    def __init__(self, items, page, per_page, total):
+        self.items, self.page, self.per_page, self.total = items, page, per_page, total
+        self.pages = max(ceil(total / per_page), 1)
+        self.has_prev, self.has_next = page > 1, page < self.pages
+        self.prev_num, self.next_num = page - 1, page + 1
+
+
+def similar_maps(image, page, per_page, map_type=None, analysis_level=None):
+    """A page of the maps most similar to this one that the visitor may see: (image, r) pairs, or a reason."""
+    answer = similar_to_image(image, current_user, map_type=map_type or None, analysis_level=analysis_level or None)
+    shown = answer.matches[(page - 1) * per_page: page * per_page]
+    rows = images_by_id([image_id for image_id, _ in shown], joinedload(Image.collection),
+                        joinedload(Image.artifacts))
+    items = [(rows[image_id], r) for image_id, r in shown if image_id in rows]
+    return {"reason": answer.reason, "undefined": answer.undefined,
+            "page": ListPage(items, page, per_page, len(answer.matches))}
+
+
+@bp.route("/<int:image_id>/similar")
+@shared_with_visitors
+def similar(image_id):
+    """More maps like this one, filterable by map type and analysis level."""
+    image = visible_image_or_404(image_id, options=PAGE_LOADING)
+    map_type = request.args.get("map_type", "") if request.args.get("map_type") in MAP_TYPES else ""
+    level = request.args.get("analysis_level", "") if request.args.get("analysis_level") in ANALYSIS_LEVELS else ""
+    listing = similar_maps(image, page_number(), PER_PAGE, map_type, level)
+    return render_template("images/similar.html", image=image, similar=listing, max_results=MAX_RESULTS,
+                           filters={"map_type": map_type, "analysis_level": level})
 
 
 @bp.route("/<int:image_id>/status")
@@ -211,7 +249,7 @@ def download(image_id):
 def thumbnail(image_id, kind):
     image = visible_image_or_404(image_id)
     artifact = image.artifact(kind)
-    if artifact is None:
+    if artifact is None or artifact.content_type != "image/png":
         abort(404)
     return send_stored(artifact.storage_key, mimetype="image/png", max_age=300)
 

@@ -1,0 +1,1 @@
+"""Similar maps: the index of every stored vector and the questions asked of it (r: ``workers/similarity.py``)."""
