@@ -21,10 +21,11 @@ from PIL import Image as Picture
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, Upload, utcnow
+from webapp.models import Artifact, Image, ImageRegion, ImageStats, Upload, utcnow
+from webapp.regions import region_rows
 from webapp.storage import artifact_key
 
-from . import nifti, render, stats
+from . import clusters, nifti, render, stats, thresholds
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ def claim(image_id):
     return image
 
 
-def analyse(path, config):
-    """Run the pure steps on a local file: the report, the statistics and the thumbnails."""
+def analyse(path, config, map_type=None):
+    """Run the pure steps on a local file: the report, the statistics, the cluster table and the thumbnails."""
     report, data = nifti.inspect_and_load(
         path,
         max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
@@ -67,8 +68,20 @@ def analyse(path, config):
     )
     affine = np.asarray(report.affine, dtype=np.float64)
     numbers = stats.compute(data, affine)
+    numbers.update(cluster_numbers(data, affine, report, numbers, map_type))
     pictures = render.render_all(data, affine)
     return report.to_dict(), numbers, pictures
+
+
+def cluster_numbers(data, affine, report, numbers, map_type):
+    """The threshold and the cluster table, for the map's type as the image will have it once written."""
+    if map_type in (None, "Other"):
+        map_type = numbers.get("inferred_map_type") or "Other"
+    return clusters.for_map(
+        data, affine, map_type=map_type, is_thresholded=bool(numbers.get("is_thresholded")),
+        dof=thresholds.dof_from_header(report.intent_code, report.intent_params, report.descrip),
+        not_mni=bool(numbers.get("not_mni")),
+    )
 
 
 def store_pictures(image_id, pictures):
@@ -104,6 +117,7 @@ def write_results(image_id, report, numbers, stored_pictures):
             data=numbers,
         )
     )
+    replace_regions(image_id, numbers.get("clusters"))
     image.report = report
     image.is_thresholded = bool(numbers.get("is_thresholded"))
     image.not_mni = bool(numbers.get("not_mni"))
@@ -116,6 +130,13 @@ def write_results(image_id, report, numbers, stored_pictures):
     image.set_status(Image.READY)
     db.session.commit()
     return True
+
+
+def replace_regions(image_id, table):
+    """The regions the new cluster table names replace the old ones (the region filter reads them)."""
+    db.session.execute(sa.delete(ImageRegion).where(ImageRegion.image_id == image_id))
+    for row in region_rows(table):
+        db.session.add(ImageRegion(image_id=image_id, **row))
 
 
 def write_failure(image_id, reason, report=None):
@@ -138,11 +159,11 @@ def failure_report(exc):
     return {"findings": [*earlier, stopped]}
 
 
-def outcome_of(image_id, path):
+def outcome_of(image_id, path, map_type=None):
     """Process a local copy of the upload; returns ('ready', results) or ('failed', reason, report)."""
     config = current_app.config
     try:
-        return ("ready", analyse(path, config))
+        return ("ready", analyse(path, config, map_type))
     except nifti.InvalidNifti as exc:
         if getattr(exc, "internal", False):
             log.warning("image %s: the reader failed unexpectedly", image_id, exc_info=exc.__cause__)
@@ -163,7 +184,7 @@ def process_image(self, image_id):
             return None
         try:
             with get_storage().local_path(image.storage_key) as path:
-                outcome = outcome_of(image_id, path)
+                outcome = outcome_of(image_id, path, image.map_type)
         except FileNotFoundError:
             outcome = ("failed", "The uploaded file is missing from storage; please upload it again.", None)
         if outcome[0] == "ready":

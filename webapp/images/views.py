@@ -12,6 +12,7 @@ from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
+from ..regions import region_names
 from ..vocab import MODALITIES
 from . import bp
 
@@ -34,7 +35,8 @@ def index():
     query = filters.apply(ready)
     page = paginate_counted(query, None if filters.narrowed else Image.public_ready_count())
     modalities = [(name, name) for name in MODALITIES]
-    return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities)
+    return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
+                           region_names=region_names())
 
 
 def paginate_counted(query, total):
@@ -93,6 +95,8 @@ def detail(image_id):
         thumbnails=thumbnails,
         stats=image.stats.data if image.stats else None,
         viewer=viewer_range(image.stats.data if image.stats else None),
+        clusters=(image.stats.data or {}).get("clusters") if image.stats else None,
+        threshold=(image.stats.data or {}).get("threshold") if image.stats else None,
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
     )
