@@ -91,6 +91,8 @@ class Config:
         self.MAX_PENDING_IMAGES_PER_USER = env_int("MAX_PENDING_IMAGES_PER_USER", 200)
         self.MAX_DECOMPRESSED_BYTES = env_int("MAX_DECOMPRESSED_BYTES", 4 * GiB)
         self.MAX_ARRAY_BYTES = env_int("MAX_ARRAY_BYTES", 2 * GiB)
+        # The compare page reads both maps in the web process, so it takes smaller ones than the worker does.
+        self.COMPARE_MAX_BYTES = env_int("COMPARE_MAX_BYTES", 512 * 1024 * 1024)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
 

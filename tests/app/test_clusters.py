@@ -17,12 +17,12 @@ PRECENTRAL_MAP = [((40, -18, 56), 5.0)]
 
 @pytest.fixture
 def processed(app, accounts, tmp_path):
-    """A maker of processed Z maps: (blobs, private collection?, name) -> image id."""
+    """A maker of processed Z maps: (blobs or (data, affine), private collection?, name) -> image id."""
     owner_id = accounts.create("clusters@example.org")
     collections = {}
 
     def make(blobs, private=False, name="map", map_type="Z"):
-        data, affine = mni_blobs_data(blobs, brain=0.05)
+        data, affine = blobs if isinstance(blobs, tuple) else mni_blobs_data(blobs, brain=0.05)
         content = make_nifti(tmp_path / f"{name}.nii.gz", data, affine).read_bytes()
         with app.app_context():
             if private not in collections:

@@ -15,6 +15,7 @@ from ..pipeline import queue_processing, reset_for_reprocessing
 from ..regions import region_names
 from ..vocab import MODALITIES
 from . import bp
+from .compare import compare_choices
 
 PER_PAGE = 24
 #: What the image page reads besides the image, fetched in the same query (five round trips were one per relation).
@@ -99,6 +100,7 @@ def detail(image_id):
         threshold=(image.stats.data or {}).get("threshold") if image.stats else None,
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
+        **({"compare_choices": compare_choices(image)} if image.status == Image.READY else {}),
     )
 
 
