@@ -126,6 +126,28 @@ def write_long_series(path, shape, volumes: int, volume_at, affine=None, *, dtyp
     return path
 
 
+def mni_blobs_data(blobs, voxel_mm: float = 2.0, *, noise: float = 0.0, seed: int = 0,
+                   brain: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A Z map on FSL's MNI grid: a Gaussian blob (sd 4 mm) of the given height at each MNI point (mm).
+
+    ``blobs`` is [((x, y, z), height), ...]; a negative height makes a negative blob. ``brain`` > 0 adds
+    that much uniform noise inside a brain-sized ellipsoid (as ``mni_like_data``), so the map covers the MNI
+    brain and is not flagged ``not_mni``; ``noise`` adds Gaussian noise everywhere.
+    """
+    affine = mni_affine(voxel_mm)
+    shape = mni_shape(voxel_mm)
+    mm = _mm_grid(shape, affine)
+    data = np.zeros(shape, dtype=np.float32)
+    if brain:
+        inside = (((mm[0] / 74) ** 2 + ((mm[1] + 18) / 100) ** 2 + ((mm[2] - 12) / 82) ** 2) <= 1)
+        data += np.where(inside, np.random.default_rng(seed).uniform(-brain, brain, shape), 0).astype(np.float32)
+    for centre, height in blobs:
+        data += (height * _blob(mm, centre, 4.0)).astype(np.float32)
+    if noise:
+        data += np.random.default_rng(seed).normal(0, noise, shape).astype(np.float32)
+    return data, affine
+
+
 def _mm_grid(shape, affine) -> np.ndarray:
     ijk = np.indices(shape).reshape(3, -1)
     return (affine[:3, :3] @ ijk + affine[:3, 3:4]).reshape((3,) + tuple(shape))

@@ -96,6 +96,8 @@ class Config:
         # and past this many pictures per image new ones are drawn but no longer kept
         self.SLICES_MAX_ARRAY_BYTES = env_int("SLICES_MAX_ARRAY_BYTES", 256 * 1024**2)
         self.SLICES_KEPT_PER_IMAGE = env_int("SLICES_KEPT_PER_IMAGE", 200)
+        # The compare page reads both maps in the web process, so it takes smaller ones than the worker does.
+        self.COMPARE_MAX_BYTES = env_int("COMPARE_MAX_BYTES", 512 * 1024 * 1024)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
 

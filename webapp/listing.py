@@ -12,6 +12,7 @@ from flask import request
 
 from .models import Collection, Image
 from .numbers import ascii_integer
+from .regions import clean_region, in_region
 from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 
 SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
@@ -89,12 +90,14 @@ class ImageFilters:
     analysis_level: str = ""
     thresholded: str = ""
     not_mni: str = ""
+    region: str = ""
     sort: str = "new"
 
     @classmethod
     def from_request(cls):
         return cls(
             q=(request.args.get("q") or "").strip()[:200],
+            region=clean_region(request.args.get("region")),
             map_type=choice("map_type", MAP_TYPES),
             modality=choice("modality", MODALITIES),
             analysis_level=choice("analysis_level", ANALYSIS_LEVELS),
@@ -130,6 +133,8 @@ class ImageFilters:
             query = query.where(Image.is_thresholded.is_(YES_NO[self.thresholded]))
         if self.not_mni:
             query = query.where(Image.not_mni.is_(YES_NO[self.not_mni]))
+        if self.region:
+            query = query.where(in_region(self.region))
         return query.order_by(*ordering(self.sort, Image))
 
     @property

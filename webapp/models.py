@@ -289,6 +289,7 @@ class Image(db.Model):
     uploader = relationship("User")
     stats = relationship("ImageStats", uselist=False, back_populates="image", cascade="all, delete-orphan")
     artifacts = relationship("Artifact", back_populates="image", cascade="all, delete-orphan")
+    regions = relationship("ImageRegion", cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
         sa.Index("ix_image_collection_id_id", "collection_id", "id"),
@@ -391,6 +392,21 @@ class Artifact(db.Model):
     image = relationship("Image", back_populates="artifacts")
 
     __table_args__ = (sa.UniqueConstraint("image_id", "kind", name="uq_artifact_image_id_kind"), NEVER_REUSED_IDS)
+
+
+class ImageRegion(db.Model):
+    """A region that a map's cluster table names (at a peak, or holding part of a cluster), for the region filter.
+
+    One row per image, atlas and region: ``share`` is the largest share of any one cluster's voxels in it,
+    ``at_peak`` whether a peak or sub-peak lies in it. The table itself stays in ``ImageStats.data``.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(sa.ForeignKey("image.id", ondelete="CASCADE"), index=True)
+    atlas: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(128), index=True)
+    share: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    at_peak: Mapped[bool] = mapped_column(default=False)
 
 
 class Upload(db.Model):

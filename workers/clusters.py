@@ -26,7 +26,7 @@ from dataclasses import asdict
 import numpy as np
 from scipy import ndimage
 
-from . import atlases
+from . import atlases, thresholds
 from .thresholds import Threshold
 
 MAX_CLUSTERS = 50
@@ -37,6 +37,19 @@ TIME_BUDGET_SECONDS = 20.0
 MIN_REGION_SHARE = 0.05
 MAX_REGIONS = 5
 FACES = ndimage.generate_binary_structure(3, 1)
+
+
+def for_map(data: np.ndarray, affine: np.ndarray, *, map_type: str | None, is_thresholded: bool = False,
+            dof=None, not_mni: bool = False) -> dict:
+    """What the worker adds to an image's stats: ``threshold`` (None for masks and the like) and ``clusters``.
+
+    The stored threshold is the one the slices and the glass brain are drawn at.
+    """
+    volume = data[..., 0] if data.ndim == 4 else data
+    threshold = thresholds.choose(map_type, volume, is_thresholded=is_thresholded, dof=dof)
+    table = cluster_table(volume, affine, threshold, not_mni=not_mni)
+    table.pop("threshold")
+    return {"threshold": threshold_record(threshold) if threshold else None, "clusters": table}
 
 
 def threshold_record(threshold: Threshold) -> dict:

@@ -609,10 +609,8 @@ def threshold_for(map_type: str | None, data: np.ndarray, numbers: dict, report:
     stored = thresholds.from_stats(numbers.get("threshold"))
     if stored is not None:
         return stored
-    dof = thresholds.dof_from_header(int(report.get("intent_code") or 0),
-                                     report.get("intent_params") or [0.0, 0.0, 0.0], report.get("descrip") or "")
     return thresholds.choose(map_type, _threshold_sample(first_volume(data)),
-                             is_thresholded=bool(numbers.get("is_thresholded")), dof=dof)
+                             is_thresholded=bool(numbers.get("is_thresholded")), dof=thresholds.dof_from_report(report))
 
 
 def _threshold_sample(volume: np.ndarray) -> np.ndarray:

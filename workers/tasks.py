@@ -21,7 +21,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.email import is_permanent_failure, send_email
 from webapp.extensions import celery, db, get_storage
-from webapp.models import Artifact, Image, ImageStats, SimilaritySearch, SimilarityVector, Upload, utcnow
+from webapp.models import Artifact, Image, ImageRegion, ImageStats, SimilaritySearch, SimilarityVector, Upload, utcnow
+from webapp.regions import region_rows
 from webapp.securitymail import send_instructions
 from webapp.storage import artifact_key
 
@@ -183,6 +184,7 @@ def write_results(image_id, report, numbers, stored_pictures, stored_files=(), s
         )
     )
     add_vector_rows(image_id, stored_vector, (numbers.get("similarity") or {}).get("n_voxels") or 0)
+    replace_regions(image_id, numbers.get("clusters"))
     image.report = report
     image.is_thresholded = bool(numbers.get("is_thresholded"))
     image.not_mni = bool(numbers.get("not_mni"))
@@ -195,6 +197,13 @@ def write_results(image_id, report, numbers, stored_pictures, stored_files=(), s
     image.set_status(Image.READY)
     db.session.commit()
     return True
+
+
+def replace_regions(image_id, table):
+    """The regions the new cluster table names replace the old ones (the region filter reads them)."""
+    db.session.execute(sa.delete(ImageRegion).where(ImageRegion.image_id == image_id))
+    for row in region_rows(table):
+        db.session.add(ImageRegion(image_id=image_id, **row))
 
 
 def write_failure(image_id, reason, report=None, storage_key=None):

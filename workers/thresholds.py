@@ -161,3 +161,9 @@ def dof_from_header(intent_code: int, intent_params, descrip: str = "") -> float
     if not all(map(_positive, numbers)):
         return None
     return numbers[0] if len(numbers) == 1 else (numbers[0], numbers[1])
+
+
+def dof_from_report(report: dict) -> float | tuple[float, float] | None:
+    """``dof_from_header`` on a validation report (``workers.nifti.Report.to_dict()``)."""
+    return dof_from_header(int(report.get("intent_code") or 0), report.get("intent_params") or [0.0, 0.0, 0.0],
+                           report.get("descrip") or "")

@@ -73,7 +73,8 @@ def test_a_series_over_the_budget_loads_its_first_volumes_and_any_other_alone(cl
         assert volume.shape == data.shape[:3]
         np.testing.assert_array_equal(volume.get_fdata(dtype=np.float32), data[..., k])
     seventh = client.get(f"/images/{image_id}/volumes/7.nii.gz")
-    part = client.get(f"/images/{image_id}/volumes/7.nii.gz", headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
+    part = client.get(f"/images/{image_id}/volumes/7.nii.gz",
+                      headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
     assert part.status_code == 206 and part.data == seventh.data[5:]
     assert client.get(f"/images/{image_id}/volumes/{VOLUMES}.nii.gz").status_code == 404
     for kind in ("tmean_map", "tsnr_map"):

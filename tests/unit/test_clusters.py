@@ -6,32 +6,16 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from tests.niftigen import mni_blobs_data
 from workers import clusters, thresholds
-from workers.mni import mni_brain_mask
 
 LEFT_AMYGDALA = (-24, -2, -14)
 RIGHT_PRECENTRAL = (40, -18, 56)
 LEFT_MID_CINGULATE = (-6, -20, 40)
 
 
-def mni_grid():
-    mask, affine = mni_brain_mask(2)
-    return mask.shape, np.array(affine)
-
-
 def blob_map(blobs, *, noise=0.0, seed=0):
-    """A Z map on the MNI 2 mm grid: a Gaussian blob (sd 4 mm) of the given height at each MNI point."""
-    shape, affine = mni_grid()
-    ijk = np.indices(shape).reshape(3, -1).T
-    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
-    data = np.zeros(len(xyz), dtype=np.float32)
-    for centre, height in blobs:
-        distance2 = ((xyz - np.array(centre)) ** 2).sum(axis=1)
-        data += height * np.exp(-distance2 / (2 * 4.0**2)).astype(np.float32)
-    data = data.reshape(shape)
-    if noise:
-        data += np.random.default_rng(seed).normal(0, noise, shape).astype(np.float32)
-    return data, affine
+    return mni_blobs_data(blobs, noise=noise, seed=seed)
 
 
 THREE_BLOBS = [(LEFT_AMYGDALA, 6.0), (RIGHT_PRECENTRAL, 5.0), (LEFT_MID_CINGULATE, -5.5)]

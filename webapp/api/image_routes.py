@@ -6,6 +6,7 @@ from ..extensions import db
 from ..files import delete_image, send_stored
 from ..models import Image
 from ..pagecache import shared_with_visitors
+from ..regions import clean_region, in_region
 from . import bp
 from .downloads import send_gzipped_nifti
 from .lookup import IMAGE_LOADING, editable_image, visible_image
@@ -24,8 +25,12 @@ def images():
 
     ``count`` stays exact (nilearn and pynv read it) but comes from the collections' stored counts
     (``Image.public_ready_count``), so a page costs the same with 1,000 or 100,000 rows.
+    ``region`` keeps the maps with a peak, or a large part of a cluster, in a region whose name contains it.
     """
     query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
+    region = clean_region(request.args.get("region"))
+    if region:
+        return page_of(query.where(in_region(region)), image_json)
     return page_of(query, image_json, count=Image.public_ready_count())
 
 

@@ -114,7 +114,7 @@ SCHEMAS = {
             "url", "id", "file", "collection", "collection_id", "file_size", "name", "description", "add_date",
             "modify_date", "is_valid", "map_type", "analysis_level", "modality", "target_template_image",
             "thumbnail", "is_thresholded", "perc_bad_voxels", "not_mni", "brain_coverage", "perc_voxels_outside",
-            "number_of_subjects", "image_type", "status", "error", "stats", "report", "sha256",
+            "number_of_subjects", "image_type", "status", "error", "stats", "clusters", "report", "sha256",
         ],
         "properties": {
             "url": {"type": "string", "format": "uri"},
@@ -148,7 +148,54 @@ SCHEMAS = {
             "status": {"type": "string", "enum": ["uploaded", "queued", "processing", "ready", "failed"]},
             "error": nullable("string", description="Why processing failed, for a researcher."),
             "stats": nullable("object", description="Summary, percentiles, histogram, peak, flags."),
+            "clusters": {"oneOf": [ref("ClusterTable"), {"type": "null"}],
+                         "description": "The cluster table with region names; null until processed."},
             "report": nullable("object", description="The validation report: header facts and findings."),
+        },
+    },
+    "ClusterTable": {
+        "type": "object",
+        "description": "Clusters of the voxels past the map's threshold, each sign apart, strongest peak first "
+        "(as nilearn's get_clusters_table). Regions are named from the atlases listed, for maps in MNI space.",
+        "properties": {
+            "threshold": {"type": ["object", "null"], "description": "`value`, `two_sided`, `rule` (in words), "
+                          "`below` (P maps), `nonzero` (already thresholded maps); null for masks and atlases.",
+                          "properties": {"value": nullable("number"), "two_sided": {"type": "boolean"},
+                                         "rule": {"type": "string"}}},
+            "clusters": {"type": "array", "items": ref("Cluster")},
+            "n_found": {"type": "integer", "description": "Clusters found; more than listed when `truncated`."},
+            "truncated": {"type": "boolean"},
+            "message": nullable("string", description="Why the table is empty or cut short."),
+            "atlases": {"type": "array", "items": {"type": "object", "properties": {
+                "key": {"type": "string"}, "title": {"type": "string"}, "citation": {"type": "string"}}}},
+            "labels_note": nullable("string", description="Why there are no region names (not in MNI space)."),
+        },
+    },
+    "Cluster": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "sign": {"type": "string", "enum": ["+", "-"]},
+            "size_voxels": {"type": "integer"},
+            "size_mm3": {"type": "number"},
+            "peak": ref("ClusterPeak"),
+            "subpeaks": {"type": "array", "maxItems": 3, "items": ref("ClusterPeak"),
+                         "description": "Local maxima more than 8 mm from a stronger one."},
+            "regions": {"type": "object", "description": "Per atlas key, the regions holding at least 5 % of the "
+                        "cluster's voxels: `[{name, share}]`, largest first.",
+                        "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "share": {"type": "number"}}}}},
+        },
+    },
+    "ClusterPeak": {
+        "type": "object",
+        "properties": {
+            "value": {"type": "number"},
+            "mm": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3,
+                   "description": "MNI coordinates (x, y, z) in mm."},
+            "voxel": {"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3},
+            "regions": {"type": "object", "additionalProperties": nullable("string"),
+                        "description": "Per atlas key, the region at this point (null outside every region)."},
         },
     },
     "ImageFields": {
@@ -198,6 +245,11 @@ COLLECTION_REF = {
 IMAGE_ID = {
     "name": "image_id", "in": "path", "required": True,
     "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+}
+REGION = {
+    "name": "region", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
+    "description": "Only maps with a peak, or at least a quarter of a cluster, in a brain region whose name "
+    "contains these words (case-insensitive), e.g. `amygdala`, `precentral`.",
 }
 SHARE_TOKEN = {
     "name": "share_token", "in": "query", "required": False, "schema": {"type": "string"},
@@ -331,7 +383,7 @@ PATHS = {
     "/images/": {
         "get": operation(
             "Ready images of public collections", "Oldest first.", tag="images",
-            parameters=[LIMIT, OFFSET, FORMAT],
+            parameters=[LIMIT, OFFSET, REGION, FORMAT],
             responses={"200": json_body(page_of("Image"), "A page of images."), "400": BAD_FIELDS,
                        "401": NEEDS_LOGIN},
         )

@@ -119,9 +119,17 @@ def image_json(image):
         "status": image.status,
         "error": image.error,
         "stats": image.stats.data if image.stats is not None else None,
+        "clusters": clusters_json(image.stats.data if image.stats is not None else None),
         "report": image.report,
     }
     return with_extra(image.extra, known)
+
+
+def clusters_json(stats):
+    """The cluster table with the threshold it was made at; None before processing or for older results."""
+    if not stats or "clusters" not in stats:
+        return None
+    return {"threshold": stats.get("threshold"), **stats["clusters"]}
 
 
 def user_json(user):

@@ -14,9 +14,11 @@ from ..listing import SORTS, ImageFilters, page_number
 from ..models import Image
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
+from ..regions import region_names
 from ..similarity.search import MAX_RESULTS, images_by_id, similar_to_image
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 from . import bp, ondemand
+from .compare import compare_choices
 
 PER_PAGE = 24
 SIMILAR_ON_PAGE = 10
@@ -38,7 +40,8 @@ def index():
     query = filters.apply(ready)
     page = paginate_counted(query, None if filters.narrowed else Image.public_ready_count())
     modalities = [(name, name) for name in MODALITIES]
-    return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities)
+    return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
+                           region_names=region_names())
 
 
 def paginate_counted(query, total):
@@ -193,8 +196,11 @@ def detail(image_id):
         over_time=mean_over_time(image.stats.data if image.stats else None),
         source=viewer_source(image, image.stats.data if image.stats else None),
         similar=similar_maps(image, 1, SIMILAR_ON_PAGE) if image.status == Image.READY else None,
+        clusters=(image.stats.data or {}).get("clusters") if image.stats else None,
+        threshold=(image.stats.data or {}).get("threshold") if image.stats else None,
         can_edit=can_edit,
         form=FlaskForm() if can_edit else None,
+        **({"compare_choices": compare_choices(image)} if image.status == Image.READY else {}),
     )
 
 

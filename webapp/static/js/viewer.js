@@ -48,6 +48,9 @@
  *                               (the last viewer to get ready; section.neurodropViewer holds each one's own)
  *   section[data-error="..."]   loading failed; the message is also shown in output.nv-location
  *   output.nv-location          "x, y, z mm = value" of the map under the crosshair
+ *
+ * Rows of a cluster table on the page (`tr.cluster-row[data-mm="x,y,z"]`, images/_clusters.html) move the
+ * crosshair to their MNI coordinates (mm) when clicked; the row gets the class `current`.
  */
 import { Niivue, NVImage, SLICE_TYPE } from '../vendor/niivue/niivue.min.js'
 
@@ -385,11 +388,30 @@ async function setUpViewer (section) {
   return nv
 }
 
+function moveCrosshairTo (nv, mm) {
+  nv.scene.crosshairPos = nv.mm2frac(mm)
+  nv.drawScene()
+  nv.createOnLocationChange()
+}
+
+// A cluster table row moves the crosshair of the viewer on the page to the row's peak.
+function followClusterRows (nv) {
+  const rows = document.querySelectorAll('tr.cluster-row[data-mm]')
+  for (const row of rows) {
+    row.addEventListener('click', () => {
+      const mm = row.dataset.mm.split(',').map(Number)
+      if (mm.length !== 3 || !mm.every(Number.isFinite)) return
+      for (const other of rows) other.classList.toggle('current', other === row)
+      moveCrosshairTo(nv, mm)
+    })
+  }
+}
+
 function start () {
   for (const section of document.querySelectorAll('.nv-viewer')) {
     if (section.dataset.ready || section.dataset.started) continue
     section.dataset.started = 'true'
-    setUpViewer(section).catch((error) => {
+    setUpViewer(section).then(followClusterRows).catch((error) => {
       section.removeAttribute('aria-busy')
       fail(section, ensureOutput(section), error)
     })
