@@ -1,7 +1,7 @@
 """per-user limits, unpublished maps and collections, reports
 
 Revision ID: adm1a0000001
-Revises: 1156efcfbb5a
+Revises: seca00000001
 Create Date: 2026-11-25 22:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'adm1a0000001'
-down_revision = '1156efcfbb5a'
+down_revision = 'seca00000001'
 branch_labels = None
 depends_on = None
 

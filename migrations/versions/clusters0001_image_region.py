@@ -1,7 +1,7 @@
 """image_region: the regions each map's cluster table names, for the region filter
 
 Revision ID: clusters0001
-Revises: 1156efcfbb5a
+Revises: adm1a0000001
 Create Date: 2026-11-25 22:15:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'clusters0001'
-down_revision = '1156efcfbb5a'
+down_revision = 'adm1a0000001'
 branch_labels = None
 depends_on = None
 

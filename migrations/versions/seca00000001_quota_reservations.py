@@ -1,7 +1,7 @@
 """Quota reservations: bytes held by upload requests in flight (issue 21, item 1).
 
 Revision ID: seca00000001
-Revises: 1156efcfbb5a
+Revises: secb00000001
 Create Date: 2026-11-25 22:20:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'seca00000001'
-down_revision = '1156efcfbb5a'
+down_revision = 'secb00000001'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """similarity vectors (the index's change feed) and searches by file
 
 Revision ID: similar000001
-Revises: 1156efcfbb5a
+Revises: clusters0001
 Create Date: 2026-11-25 22:20:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'similar000001'
-down_revision = '1156efcfbb5a'
+down_revision = 'clusters0001'
 branch_labels = None
 depends_on = None
 
