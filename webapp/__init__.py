@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from flask import Flask
 from flask_security import SQLAlchemyUserDatastore
 
 from .config import Config
@@ -11,6 +10,7 @@ from .extensions import celery, csrf, db, mail, migrate, security
 from .incoming import StreamingRequest
 from .numbers import AsciiIntegerConverter
 from .storage import storage_from_config
+from .urls import BaseUrlFlask
 
 
 def create_app(config=None):
@@ -18,7 +18,7 @@ def create_app(config=None):
     settings = config if config is not None else Config()
     if isinstance(settings, type):
         settings = settings()
-    app = Flask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
+    app = BaseUrlFlask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
     app.request_class = StreamingRequest
     app.url_map.converters["int"] = AsciiIntegerConverter
     load_settings(app, settings)

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,28 @@ def env_bool(name, default):
     raise ValueError(f"{name}={value!r}: expected true or false")
 
 
+def env_list(name):
+    """A comma-separated setting as a list of its non-empty items."""
+    return [item.strip() for item in (env_str(name) or "").split(",") if item.strip()]
+
+
+#: Names a site on the local machine answers to whichever of them ``BASE_URL`` uses (``make run``).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def trusted_hosts(base_url, allowed):
+    """The ``Host`` values requests may carry: ``BASE_URL``'s host, ``ALLOWED_HOSTS``, and loopback aliases.
+
+    Any port is accepted (Flask compares names only). A site whose ``BASE_URL`` is on the loopback
+    answers to both loopback names, so ``make run`` works from ``localhost`` and ``127.0.0.1``.
+    """
+    host = urlsplit(base_url).hostname or ""
+    hosts = [host, *allowed]
+    if host in LOOPBACK_HOSTS:
+        hosts += LOOPBACK_HOSTS
+    return list(dict.fromkeys(name.lower() for name in hosts if name))
+
+
 def instance_dir():
     """The folder that holds every embedded default (database, broker, storage, outbox)."""
     return Path(env_str("INSTANCE_DIR", str(PROJECT_DIR / "instance"))).resolve()
@@ -73,6 +96,8 @@ class Config:
         self.PORT = port
         self.HOST = env_str("HOST", "127.0.0.1")
         self.BASE_URL = env_str("BASE_URL", f"http://localhost:{port}").rstrip("/")
+        self.ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+        self.TRUSTED_HOSTS = trusted_hosts(self.BASE_URL, self.ALLOWED_HOSTS)
 
         self.SECRET_KEY = env_str("SECRET_KEY") or secret_key_for(folder)
         self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{folder / 'neurodrop.sqlite'}")
@@ -266,6 +291,7 @@ class TestConfig(Config):
     def __init__(self):
         super().__init__()
         self.TESTING = True
+        self.TRUSTED_HOSTS = [*self.TRUSTED_HOSTS, "localhost"]  # the Flask test client's Host
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", False)
         self.PAGE_CACHE_URL = env_str("PAGE_CACHE_URL", "memory://")
         self.update_page_cache_settings(Path(self.INSTANCE_DIR))

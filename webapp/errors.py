@@ -2,7 +2,7 @@
 
 from flask import current_app, render_template, request
 from sqlalchemy.exc import DataError
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, SecurityError
 
 from .extensions import db
 
@@ -50,6 +50,14 @@ def handle_http_error(error):
     return error_response(error)
 
 
+def handle_untrusted_host(error):
+    """A request for a host not in ``TRUSTED_HOSTS``: a plain 400 (no page: nothing can be linked on that host)."""
+    current_app.logger.info("refused a request for an untrusted host: %s", error.description)
+    return current_app.response_class(
+        f"400 Bad Request: {error.description}\n", status=400, mimetype="text/plain"
+    )
+
+
 def handle_unexpected_error(error):
     """Roll back whatever the request left half-done, log it, and answer a plain 500."""
     db.session.rollback()
@@ -67,6 +75,7 @@ def handle_unstorable_value(error):
 
 
 def init_error_handlers(app):
+    app.register_error_handler(SecurityError, handle_untrusted_host)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -4,8 +4,9 @@ Werkzeug's form parser asks the request for a file to write each uploaded part
 into; here that file is a storage staging file that hashes and counts as bytes
 arrive, and stops at the request's ``upload_limit``. So a file is written once,
 hashed once, and never held in memory, whatever its size. The limit is a budget
-for the whole request (``upload_budget``, what the view reserved from the quota):
-every part's bytes count against it, with or without a Content-Length.
+for the whole request (``upload_limit``, what the view reserved from the quota;
+``MAX_UPLOAD_BYTES`` where no view set one): every part's bytes count against it,
+with or without a Content-Length, and each file stops at ``MAX_UPLOAD_BYTES``.
 
 The parser reads the body 64 KiB at a time. Asking gunicorn for so little is
 slow: its reader buffers up to 1 MiB and copies what is left of that buffer on

@@ -106,6 +106,15 @@ def release_unsettled(_error=None):
         current_app.logger.exception("quota reservation %s could not be released", reservation_id)
 
 
+def forget_stale_reservations():
+    """Delete the reservations that processes which died left behind (they no longer count); returns how many."""
+    result = db.session.execute(
+        sa.delete(QuotaReservation).where(QuotaReservation.created_at <= reservations_count_since())
+    )
+    db.session.commit()
+    return result.rowcount
+
+
 def commit_within_quota(user_id, excluding_upload=None):
     """Commit the row just added (a tus upload, counted by its length) unless the quota is then passed.
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from webapp.email import is_permanent_failure, send_email
 from webapp.extensions import celery, db, get_storage
 from webapp.models import Artifact, Image, ImageRegion, ImageStats, SimilaritySearch, SimilarityVector, Upload, utcnow
+from webapp.quota import forget_stale_reservations
 from webapp.regions import region_rows
 from webapp.securitymail import send_instructions
 from webapp.storage import artifact_key
@@ -459,7 +460,7 @@ def unsent_notifications(deadline):
 @celery.task
 def expire_partial_uploads():
     """Forget resumable uploads past their expiry (the rows and the partial bytes they kept on disk),
-    and staging files that a web or worker process left behind when it died."""
+    and the staging files and quota reservations that a web or worker process left behind when it died."""
     expired = db.session.scalars(sa.select(Upload).where(Upload.expires_at < utcnow())).all()
     keys = [upload.storage_key for upload in expired]
     for upload in expired:
@@ -469,7 +470,7 @@ def expire_partial_uploads():
     for key in keys:
         storage.delete(key)
     stale = storage.remove_stale_staging_files(current_app.config["STALE_STAGING_HOURS"] * 3600)
-    return {"expired": len(keys), "stale_staging_files": stale}
+    return {"expired": len(keys), "stale_staging_files": stale, "stale_reservations": forget_stale_reservations()}
 
 
 @celery.task(acks_late=True)

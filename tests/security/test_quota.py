@@ -275,3 +275,22 @@ def resumable_offset():
     from webapp.models import Upload
 
     return Upload.offset
+
+
+def test_a_reservation_left_by_a_dead_process_stops_counting_and_is_swept(app, owner):
+    from datetime import timedelta
+
+    from webapp import quota
+    from webapp.models import utcnow
+    from workers.tasks import expire_partial_uploads
+
+    user_id, _, _ = owner
+    app.config["USER_QUOTA_BYTES"] = 1000
+    with app.app_context():
+        old = utcnow() - timedelta(hours=app.config["STALE_STAGING_HOURS"], minutes=1)
+        db.session.add_all([QuotaReservation(user_id=user_id, bytes=600, created_at=old),
+                            QuotaReservation(user_id=user_id, bytes=300)])
+        db.session.commit()
+        assert quota.available_bytes(user_id) == 700, "only the live reservation counts"
+        assert expire_partial_uploads.delay().get()["stale_reservations"] == 1
+        assert db.session.scalar(sa.select(sa.func.sum(QuotaReservation.bytes))) == 300

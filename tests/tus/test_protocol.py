@@ -310,7 +310,8 @@ def test_the_sweep_forgets_expired_uploads_and_their_bytes(app, tus, researcher)
         stale_key = stale.storage_key
         db.session.commit()
         assert get_storage().exists(stale_key)
-        assert expire_partial_uploads.delay().get() == {"expired": 1, "stale_staging_files": 0}
+        assert expire_partial_uploads.delay().get() == {"expired": 1, "stale_staging_files": 0,
+                                                        "stale_reservations": 0}
         assert not get_storage().exists(stale_key)
     assert tus.head(stale_url).status_code == 404
     assert tus.head(live_url).status_code == 200
