@@ -55,6 +55,7 @@ MATRIX = {
     ("security.verify", "GET", None):                     (LOGIN, 200, 200, 200, LOGIN),
     ("security.verify", "POST", None):                    (LOGIN, 200, 200, 200, LOGIN),
     ("accounts.profile", "GET", None):                    (LOGIN, 200, 200, 200, LOGIN),
+    ("accounts.profile", "POST", None):                   (LOGIN, 302, 302, 302, LOGIN),
     ("accounts.tokens", "GET", None):                     (LOGIN, 200, 200, 200, LOGIN),
     ("accounts.tokens", "POST", None):                    (LOGIN, 200, 200, 200, LOGIN),
     ("accounts.revoke_token", "POST", "owner's token"):   (LOGIN, 404, 302, 404, LOGIN),

@@ -13,7 +13,9 @@ LEVELS = ("G", "S", None)
 
 
 def seed_user(email="seeder@example.org"):
-    db.session.execute(sa.insert(User), [{"email": email, "fs_uniquifier": email, "active": True}])
+    """A user whose display name is the email's local part (real users choose theirs)."""
+    row = {"email": email, "fs_uniquifier": email, "active": True, "public_name": email.split("@", 1)[0]}
+    db.session.execute(sa.insert(User), [row])
     return db.session.scalar(sa.select(User.id).where(User.email == email))
 
 
