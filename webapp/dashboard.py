@@ -55,6 +55,13 @@ def storage_used():
     return {"originals": originals, "derived": derived, "partial_uploads": partial}
 
 
+def broker_connection(opener):
+    """A connection to the broker that gives up after one quick try (Celery would otherwise retry for long)."""
+    connection = opener(connect_timeout=2)
+    connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+    return connection
+
+
 def queue_names():
     conf = celery.conf
     names = {conf.task_default_queue}
@@ -67,12 +74,14 @@ def queue_depths():
     """Messages waiting in each queue, None for a queue the broker would not tell about in time."""
     depths = {}
     try:
-        with celery.connection_for_read(connect_timeout=2) as connection:
-            connection.ensure_connection(max_retries=1)
+        with broker_connection(celery.connection_for_read) as connection:
             channel = connection.default_channel
             for name in queue_names():
                 try:
                     depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except connection.channel_errors:
+                    depths[name] = 0  # Redis drops an emptied queue: one the broker does not know holds nothing
+                    channel = connection.channel()
                 except Exception:
                     depths[name] = None
     except Exception as exc:
@@ -82,10 +91,13 @@ def queue_depths():
 
 
 def workers_alive():
-    """Names of the workers that answered a ping, or None when the broker could not be asked."""
+    """Names of the workers that answered a ping, or None when the broker could not ask them."""
     timeout = current_app.config.get("WORKER_PING_TIMEOUT", 1.0)
     try:
-        replies = celery.control.ping(timeout=timeout) or []
+        with broker_connection(celery.connection_for_write) as connection:
+            if "fanout" not in connection.transport.implements.exchange_type:
+                return None  # the embedded SQL broker cannot broadcast, so no worker would ever hear the ping
+            replies = celery.control.ping(timeout=timeout, connection=connection) or []
     except Exception as exc:
         current_app.logger.warning("worker ping failed: %r", exc)
         return None

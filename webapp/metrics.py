@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 REQUESTS = Counter("neurodrop_http_requests", "HTTP requests answered", ["endpoint", "method", "status"])
-LATENCY = Histogram("neurodrop_http_request_duration_seconds", "Time to answer a request", ["endpoint"])
+LATENCY = Histogram("neurodrop_http_request_duration_seconds", "Time to answer a request", ["endpoint", "status"])
 UPLOADS = Counter("neurodrop_uploads", "Images received (page, API, tus)")
 UPLOAD_BYTES = Counter("neurodrop_upload_bytes", "Bytes of images received")
 STATUS_REACHED = Counter("neurodrop_images_reached_status", "Images moved to a status", ["status"])
@@ -86,8 +86,9 @@ def record_request(response):
     started = g.pop("metrics_started", None)
     if started is not None and request.endpoint != "metrics":
         endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-        REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
-        LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        status = str(response.status_code)
+        REQUESTS.labels(endpoint=endpoint, method=request.method, status=status).inc()
+        LATENCY.labels(endpoint=endpoint, status=status).observe(time.perf_counter() - started)
     return response
 
 

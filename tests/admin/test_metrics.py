@@ -18,15 +18,11 @@ def scrape(client, **kwargs):
 
 
 def value(families, name, **labels):
-    """The sample's value (0 when the series does not exist yet)."""
+    """A counter's total or a histogram's count for these labels (0 when the series does not exist yet)."""
     family = families.get(name)
-    for sample in family.samples if family else ():
-        if sample.name in (name, f"{name}_total", f"{name}_count") and all(
-            sample.labels.get(k) == v for k, v in labels.items()
-        ):
-            if sample.name.endswith("_count") or sample.name == name or sample.name.endswith("_total"):
-                return sample.value
-    return 0.0
+    wanted = {f"{name}_total", f"{name}_count", name}
+    return sum(sample.value for sample in (family.samples if family else ())
+               if sample.name in wanted and all(sample.labels.get(k) == v for k, v in labels.items()))
 
 
 def test_counters_move_after_an_upload_and_a_processed_image(site, outbox):
@@ -51,7 +47,8 @@ def test_counters_move_after_an_upload_and_a_processed_image(site, outbox):
     upload_requests = {"endpoint": "uploads.upload", "method": "POST", "status": "201"}
     assert value(after, "neurodrop_http_requests", **upload_requests) == value(
         before, "neurodrop_http_requests", **upload_requests) + 1
-    assert value(after, "neurodrop_http_request_duration_seconds", endpoint="uploads.upload") >= 1
+    timed_request = {"endpoint": "uploads.upload", "status": "201"}
+    assert value(after, "neurodrop_http_request_duration_seconds", **timed_request) >= 1
     assert value(after, "neurodrop_images", status="ready") == 1
     assert "neurodrop_queue_depth" in after
 

@@ -17,6 +17,7 @@ PAGE_ARGS = {
     "ref": "public_collection",
     "token_id": None,
     "upload_id": None,
+    "user_id": "owner",
 }
 
 
