@@ -98,7 +98,8 @@ def shown_size(artifact):
 def detail(image_id):
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
     can_edit = image.collection.editable_by(current_user)
-    thumbnails = {artifact.kind: artifact for artifact in image.artifacts} if image.status == Image.READY else {}
+    thumbnails = {artifact.kind: artifact for artifact in image.artifacts
+                  if artifact.kind in THUMBNAIL_WIDTHS} if image.status == Image.READY else {}
     return render_template(
         "images/detail.html",
         image=image,
