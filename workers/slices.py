@@ -162,8 +162,9 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
         anatomy, anatomy_affine = volume, ras_affine
         anatomy_range = _robust_range(volume)
         bounds = _field_of_view(volume.shape, ras_affine)
+    cut = _centre_mm(volume, ras_affine) if style in ("roi", "labels") else _peak_mm(volume, ras_affine, low, high)
     return Scene(volume, ras_affine, anatomy, anatomy_affine, anatomy_range, bounds, style, threshold, vmax, signed,
-                 mni and style != "anatomy", colour_map, _peak_mm(volume, ras_affine, low, high))
+                 mni and style != "anatomy", colour_map, cut)
 
 
 def _extremes(volume: np.ndarray) -> tuple[float, float]:
@@ -213,6 +214,17 @@ def _field_of_view(shape, affine: np.ndarray) -> np.ndarray:
     return np.array([world.min(axis=0), world.max(axis=0)])
 
 
+def _centre_mm(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World position of the labelled voxel nearest the labels' centre of mass: where a mask is best cut."""
+    labelled = np.argwhere((volume != 0) & ~np.isnan(volume))
+    if not labelled.size:
+        index = (np.array(volume.shape[:3]) - 1) / 2
+    else:
+        centre = labelled.mean(axis=0)
+        index = labelled[np.argmin(((labelled - centre) ** 2).sum(axis=1))].astype(np.float64)
+    return affine[:3, :3] @ index + affine[:3, 3]
+
+
 def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float) -> np.ndarray:
     """World position of the voxel of largest |value| (first in C order), the centre for an empty map."""
     low, high = (0.0 if not np.isfinite(v) else v for v in (low, high))
@@ -241,7 +253,7 @@ def panel(s: Scene, axis: int, position: float, pixels_per_mm: float) -> np.ndar
         index[shown] = colour_index(values[shown], s.vmax, s.signed)
     elif s.style == "roi":
         inside = np.nan_to_num(sample_plane(s.volume, s.affine, axis, position, h, v, nearest=True)) != 0
-        index[inside & ~_eroded(inside)] = ROI
+        index[inside & ~_eroded(_eroded(inside))] = ROI  # two pixels wide: visible at 2x
     elif s.style == "labels":
         labels = np.nan_to_num(sample_plane(s.volume, s.affine, axis, position, h, v, nearest=True))
         labelled = labels != 0

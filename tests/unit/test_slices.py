@@ -157,6 +157,7 @@ def test_roi_masks_are_outlines_and_parcellations_label_colours():
     data, affine = blob_map(weak_mm=None)
     roi = (data > 3).astype(np.float32)
     s = slices.scene(roi, affine, threshold=None, map_type="R")
+    assert np.allclose(s.peak_mm, BLOB_MM, atol=2.0)  # a mask is cut through its centre, not its first voxel
     pixels = slices.panel(s, 2, BLOB_MM[2], 2.0)
     row, column = pixel_of(s, 2, BLOB_MM, 2.0)
     assert (pixels == slices.ROI).sum() > 20 and pixels[row, column] != slices.ROI  # an outline, not a fill
