@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -130,6 +130,23 @@ class Scene:
     @property
     def palette(self) -> tuple[int, ...]:
         return palette(self.colour_map, self.signed)
+
+    @cached_property
+    def shown_planes(self) -> list[np.ndarray] | None:
+        """Per world axis, which voxel planes hold a shown voxel (None for oblique grids): empty cuts skip the map."""
+        if self.style != "map" or not np.allclose(self.affine[:3, :3], np.diag(np.diag(self.affine[:3, :3]))):
+            return None
+        shown = _shown(self.volume, self.threshold)
+        return [shown.any(axis=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
+
+    def may_show(self, axis: int, position: float) -> bool:
+        """False when no voxel the plane interpolates from is shown (then no pixel of it can be)."""
+        planes = self.shown_planes
+        if planes is None:
+            return True
+        index = (position - self.affine[axis, 3]) / self.affine[axis, axis]
+        near = [int(np.floor(index)), int(np.ceil(index))]
+        return any(0 <= i < len(planes[axis]) and planes[axis][i] for i in near)
 
 
 def style_of(map_type: str | None) -> str:
@@ -247,7 +264,7 @@ def panel(s: Scene, axis: int, position: float, pixels_per_mm: float) -> np.ndar
         index = _template_plane(axis, position, h, v).copy()
     else:
         index = _grey_index(sample_plane(s.anatomy, s.anatomy_affine, axis, position, h, v), *s.anatomy_range)
-    if s.style == "map":
+    if s.style == "map" and s.may_show(axis, position):
         values = sample_plane(s.volume, s.affine, axis, position, h, v)
         shown = _shown(values, s.threshold)
         index[shown] = colour_index(values[shown], s.vmax, s.signed)
