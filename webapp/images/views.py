@@ -143,7 +143,8 @@ def slices_png(image_id):
         abort(404)
     kept_or_png, hit = ondemand.picture(image, ondemand.parse(request.args))
     if isinstance(kept_or_png, bytes):
-        response = Response(kept_or_png, mimetype="image/png", headers={"Cache-Control": "max-age=300"})
+        scope = "private" if image.collection.private else "public"
+        response = Response(kept_or_png, mimetype="image/png", headers={"Cache-Control": f"{scope}, max-age=300"})
     else:
         response = send_stored(kept_or_png, mimetype="image/png", max_age=300)
     response.headers["X-Slices-Cache"] = "hit" if hit else "miss"
