@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -52,7 +52,7 @@ BAR_SPACE = 52  # the colour bar and its labels, in CSS pixels
 GAP = 4
 
 # palette: grey anatomy, the colour map, label colours, then a few fixed colours
-GREYS = 96
+GREYS = 64  # 64 grey levels: no visible banding, files ~13 % smaller than with 96
 COLOURS = 128
 OVERLAY = GREYS
 LABELS = GREYS + COLOURS
@@ -131,6 +131,23 @@ class Scene:
     def palette(self) -> tuple[int, ...]:
         return palette(self.colour_map, self.signed)
 
+    @cached_property
+    def shown_planes(self) -> list[np.ndarray] | None:
+        """Per world axis, which voxel planes hold a shown voxel (None for oblique grids): empty cuts skip the map."""
+        if self.style != "map" or not np.allclose(self.affine[:3, :3], np.diag(np.diag(self.affine[:3, :3]))):
+            return None
+        shown = _shown(self.volume, self.threshold)
+        return [shown.any(axis=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
+
+    def may_show(self, axis: int, position: float) -> bool:
+        """False when no voxel the plane interpolates from is shown (then no pixel of it can be)."""
+        planes = self.shown_planes
+        if planes is None:
+            return True
+        index = (position - self.affine[axis, 3]) / self.affine[axis, axis]
+        near = [int(np.floor(index)), int(np.ceil(index))]
+        return any(0 <= i < len(planes[axis]) and planes[axis][i] for i in near)
+
 
 def style_of(map_type: str | None) -> str:
     if map_type in ROI_TYPES:
@@ -162,8 +179,9 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
         anatomy, anatomy_affine = volume, ras_affine
         anatomy_range = _robust_range(volume)
         bounds = _field_of_view(volume.shape, ras_affine)
+    cut = _centre_mm(volume, ras_affine) if style in ("roi", "labels") else _peak_mm(volume, ras_affine, low, high)
     return Scene(volume, ras_affine, anatomy, anatomy_affine, anatomy_range, bounds, style, threshold, vmax, signed,
-                 mni and style != "anatomy", colour_map, _peak_mm(volume, ras_affine, low, high))
+                 mni and style != "anatomy", colour_map, cut)
 
 
 def _extremes(volume: np.ndarray) -> tuple[float, float]:
@@ -213,6 +231,17 @@ def _field_of_view(shape, affine: np.ndarray) -> np.ndarray:
     return np.array([world.min(axis=0), world.max(axis=0)])
 
 
+def _centre_mm(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World position of the labelled voxel nearest the labels' centre of mass: where a mask is best cut."""
+    labelled = np.argwhere((volume != 0) & ~np.isnan(volume))
+    if not labelled.size:
+        index = (np.array(volume.shape[:3]) - 1) / 2
+    else:
+        centre = labelled.mean(axis=0)
+        index = labelled[np.argmin(((labelled - centre) ** 2).sum(axis=1))].astype(np.float64)
+    return affine[:3, :3] @ index + affine[:3, 3]
+
+
 def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float) -> np.ndarray:
     """World position of the voxel of largest |value| (first in C order), the centre for an empty map."""
     low, high = (0.0 if not np.isfinite(v) else v for v in (low, high))
@@ -235,13 +264,13 @@ def panel(s: Scene, axis: int, position: float, pixels_per_mm: float) -> np.ndar
         index = _template_plane(axis, position, h, v).copy()
     else:
         index = _grey_index(sample_plane(s.anatomy, s.anatomy_affine, axis, position, h, v), *s.anatomy_range)
-    if s.style == "map":
+    if s.style == "map" and s.may_show(axis, position):
         values = sample_plane(s.volume, s.affine, axis, position, h, v)
         shown = _shown(values, s.threshold)
         index[shown] = colour_index(values[shown], s.vmax, s.signed)
     elif s.style == "roi":
         inside = np.nan_to_num(sample_plane(s.volume, s.affine, axis, position, h, v, nearest=True)) != 0
-        index[inside & ~_eroded(inside)] = ROI
+        index[inside & ~_eroded(_eroded(inside))] = ROI  # two pixels wide: visible at 2x
     elif s.style == "labels":
         labels = np.nan_to_num(sample_plane(s.volume, s.affine, axis, position, h, v, nearest=True))
         labelled = labels != 0

@@ -110,3 +110,15 @@ def test_image_page_offers_the_retina_thumbnails_and_the_image_link(client, uplo
     page = client.get(f"/images/{uploaded[0]}").get_data(as_text=True)
     assert f'srcset="/images/{uploaded[0]}/thumbnails/ortho.png 2x"' in page
     assert "axial_mosaic.png" in page and "copy-slice-link" in page
+
+
+def test_past_the_cap_pictures_are_drawn_but_not_kept(app, client, uploaded):
+    app.config["SLICES_KEPT_PER_IMAGE"] = 1
+    png(client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm=0"))
+    url = f"/images/{uploaded[0]}/slices.png?axis=z&mm=10"
+    for _ in range(2):
+        answer = client.get(url)
+        png(answer)
+        assert answer.headers["X-Slices-Cache"] == "miss"
+        assert answer.headers["Cache-Control"].startswith("public")
+    assert len(kept_kinds(app, uploaded[0])) == 1

@@ -1,4 +1,5 @@
-"""A map that is not in MNI space opens in the viewer alone: no MNI template layer, and the page says why."""
+"""A map that is not in MNI space opens in the viewer alone (no MNI template layer, the page says why);
+the link to the slice at the crosshair follows the viewer and gives a picture."""
 
 import re
 
@@ -48,5 +49,12 @@ def test_not_mni_map_viewer_has_no_template_layer(live_site, new_page, tmp_path,
     names = viewer.evaluate("section => section.neurodropViewer.nv.volumes.map((v) => v.name)")
     assert len(names) == 1 and "mni" not in names[0].lower()
     assert not [url for url in requested if "template" in url or "mni152" in url.lower()]
+    box = page.locator(".nv-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("() => document.querySelector('input.slice-link-url').value.includes('axis=')")
+    link = page.locator("input.slice-link-url").input_value()
+    assert re.search(rf"/images/{image_id}/slices\.png\?axis=z&mm=-?\d+\.\d$", link), link
+    picture = session.get(link)
+    assert picture.status_code == 200 and picture.content[:4] == b"\x89PNG"
     assert not page.errors
     screenshot(page, "viewer-not-mni", clip=viewer.bounding_box())

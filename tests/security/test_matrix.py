@@ -94,9 +94,8 @@ MATRIX = {
     ("images.download", "GET", PRIV):                     (404, 404, 200, 200, 200),
     ("images.thumbnail", "GET", PUB):                     (200, 200, 200, 200, 200),
     ("images.thumbnail", "GET", PRIV):                    (404, 404, 200, 200, 200),
-    # the world's stored files are not NIfTI: those who may see the map are told it cannot be drawn
-    ("images.slices_png", "GET", PUB):                    (400, 400, 400, 400, 400),
-    ("images.slices_png", "GET", PRIV):                   (404, 404, 400, 400, 400),
+    ("images.slices_png", "GET", PUB):                    (200, 200, 200, 200, 200),
+    ("images.slices_png", "GET", PRIV):                   (404, 404, 200, 200, 200),
     ("images.reprocess", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
     ("images.reprocess", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
     ("images.delete", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),

@@ -136,6 +136,12 @@ def test_left_and_right_marks_are_on_their_sides_for_a_left_only_blob():
     assert top_right.any() and np.array_equal(top_right, glyph("R", top_right.shape[::-1]))
 
 
+def test_cuts_without_a_shown_voxel_skip_the_map_and_draw_the_same(z_scene):
+    assert z_scene.may_show(2, BLOB_MM[2]) and not z_scene.may_show(2, -40.0)
+    drawn = slices.panel(z_scene, 2, -40.0, 2.0)
+    assert is_grey(drawn).all()
+
+
 def test_ortho_cuts_through_the_peak_and_mosaic_spans_the_map(z_scene):
     assert np.allclose(z_scene.peak_mm, BLOB_MM, atol=2.0)
     cuts = slices.mosaic_cuts(z_scene)
@@ -157,6 +163,7 @@ def test_roi_masks_are_outlines_and_parcellations_label_colours():
     data, affine = blob_map(weak_mm=None)
     roi = (data > 3).astype(np.float32)
     s = slices.scene(roi, affine, threshold=None, map_type="R")
+    assert np.allclose(s.peak_mm, BLOB_MM, atol=2.0)  # a mask is cut through its centre, not its first voxel
     pixels = slices.panel(s, 2, BLOB_MM[2], 2.0)
     row, column = pixel_of(s, 2, BLOB_MM, 2.0)
     assert (pixels == slices.ROI).sum() > 20 and pixels[row, column] != slices.ROI  # an outline, not a fill

@@ -185,7 +185,8 @@ def volume_span(index_key, index):
 def detail(image_id):
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
     can_edit = image.collection.editable_by(current_user)
-    thumbnails = {artifact.kind: artifact for artifact in image.artifacts} if image.status == Image.READY else {}
+    thumbnails = {artifact.kind: artifact for artifact in image.artifacts
+                  if artifact.kind in THUMBNAIL_WIDTHS} if image.status == Image.READY else {}
     return render_template(
         "images/detail.html",
         image=image,
@@ -268,7 +269,8 @@ def slices_png(image_id):
         abort(404)
     kept_or_png, hit = ondemand.picture(image, ondemand.parse(request.args))
     if isinstance(kept_or_png, bytes):
-        response = Response(kept_or_png, mimetype="image/png", headers={"Cache-Control": "max-age=300"})
+        scope = "private" if image.collection.private else "public"
+        response = Response(kept_or_png, mimetype="image/png", headers={"Cache-Control": f"{scope}, max-age=300"})
     else:
         response = send_stored(kept_or_png, mimetype="image/png", max_age=300)
     response.headers["X-Slices-Cache"] = "hit" if hit else "miss"
