@@ -134,7 +134,7 @@ def run() -> list[Row]:
             path = write_series(folder / f"series{suffix}", volumes)
             rows += throughput_rows(f"{volumes} volumes, {gib:g} GiB as float32, {suffix}", path, float_bytes)
             path.unlink()
-        rows.append(growth_row(folder, max(2, volumes // 8)))
+        rows.append(growth_row(folder, max(2, volumes // 2)))
     return rows
 
 
