@@ -73,7 +73,8 @@ def test_a_series_over_the_budget_loads_its_first_volumes_and_any_other_alone(cl
         assert volume.shape == data.shape[:3]
         np.testing.assert_array_equal(volume.get_fdata(dtype=np.float32), data[..., k])
     seventh = client.get(f"/images/{image_id}/volumes/7.nii.gz")
-    part = client.get(f"/images/{image_id}/volumes/7.nii.gz", headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
+    part = client.get(f"/images/{image_id}/volumes/7.nii.gz",
+                      headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
     assert part.status_code == 206 and part.data == seventh.data[5:]
     assert client.get(f"/images/{image_id}/volumes/{VOLUMES}.nii.gz").status_code == 404
     for kind in ("tmean_map", "tsnr_map"):
@@ -99,3 +100,15 @@ def test_a_small_map_is_loaded_as_it_is(client, upload, tmp_path):
     assert attributes["image-url"] == f"/images/{image_id}/file" and attributes["volume-url"] == ""
     assert client.get(f"/images/{image_id}/files/viewer.nii.gz").status_code == 404
     assert client.get(f"/images/{image_id}/volumes/0.nii.gz").status_code == 404
+
+
+def test_a_private_series_files_are_invisible_to_others(app, client, upload, tmp_path):
+    data, path = series(tmp_path, "secret.nii.gz")
+    image_id = upload(path, budget=3 * data[..., 0].nbytes + 1024)
+    assert client.get(f"/images/{image_id}/volumes/5.nii.gz").status_code == 200
+    with app.app_context():
+        db.session.get(Image, image_id).collection.private = True
+        db.session.commit()
+    for url in (f"/images/{image_id}/volumes/5.nii.gz", f"/images/{image_id}/files/viewer.nii.gz",
+                f"/images/{image_id}/files/tmean_map.nii.gz"):
+        assert client.get(url).status_code == 404, url

@@ -114,11 +114,12 @@ def viewer_source(image, stats):
     plan = (stats or {}).get("viewer") or {}
     copy = image.artifact("viewer")
     on_demand = bool(plan.get("on_demand")) and image.artifact("volumes") is not None
+    volume_url = url_for("images.volume", image_id=image.id, index=0).removesuffix("0.nii.gz")
     source = {
         "url": url_for("images.download", image_id=image.id),
         "name": f"{image.id}.nii{'.gz' if image.report and image.report.get('compressed') else ''}",
         "frames": plan.get("frames") or (stats or {}).get("n_volumes") or 1,
-        "volume_url": url_for("images.volume", image_id=image.id, index=0)[: -len("0.nii.gz")] if on_demand else "",
+        "volume_url": volume_url if on_demand else "",
     }
     if copy is not None:
         source |= {"url": url_for("images.viewer_file", image_id=image.id, kind="viewer"),
