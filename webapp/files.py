@@ -36,19 +36,20 @@ def nifti_download_name(image):
     return name
 
 
-def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, span=None):
+def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, span=None, prefix=b""):
     """Stream a stored object with ranges and conditional requests, never with Content-Encoding.
 
     Flask guesses ``Content-Encoding: gzip`` from a ``.gz`` name, which makes HTTP clients
     unpack the bytes on the fly and save raw NIfTI under a ``.nii.gz`` name; the stored
     bytes are served exactly as they are instead. ``span`` (start, length) serves that part
-    of the object as a file of its own (one volume of a series), reading nothing else.
+    of the object as a file of its own (one volume of a series), reading nothing else,
+    after ``prefix`` (that volume's header).
     """
     storage = get_storage()
     handle = storage.open(key)
     modified = handle_mtime(handle)
     if span is not None:
-        handle = StoredSlice(handle, *span)
+        handle = StoredSlice(handle, *span, prefix=prefix)
         key = f"{key}-{span[0]:x}"
     size = handle_size(handle)
     response = send_file(
@@ -74,13 +75,14 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, spa
 
 
 class StoredSlice(io.RawIOBase):
-    """Bytes [start, start + length) of an opened stored object, as a seekable file of their own."""
+    """``prefix`` then bytes [start, start + length) of an opened stored object, as a seekable file of their own."""
 
-    def __init__(self, handle, start, length):
+    def __init__(self, handle, start, length, prefix=b""):
         super().__init__()
         self._handle = handle
-        self._start = start
-        self.size = length
+        self._prefix = bytes(prefix)
+        self._start = start - len(self._prefix)  # where position p of this file is in the object, past the prefix
+        self.size = len(self._prefix) + length
         self._position = 0
         handle.seek(start)
 
@@ -96,14 +98,17 @@ class StoredSlice(io.RawIOBase):
     def seek(self, offset, whence=io.SEEK_SET):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
         self._position = min(max(base + offset, 0), self.size)
-        self._handle.seek(self._start + self._position)
+        self._handle.seek(self._start + max(self._position, len(self._prefix)))
         return self._position
 
     def readinto(self, buffer):
         wanted = min(len(buffer), self.size - self._position)
         if wanted <= 0:
             return 0
-        data = self._handle.read(wanted)
+        if self._position < len(self._prefix):
+            data = self._prefix[self._position:self._position + wanted]
+        else:
+            data = self._handle.read(wanted)
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)

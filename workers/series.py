@@ -78,7 +78,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
 
 
 def viewer_copies(series: nifti.Series, budget: int, volumes_sink) -> viewer.Copies:
-    plan = viewer.plan(series.shape[:3], series.n_volumes, series.volume_bytes, budget)
+    plan = viewer.plan(series.shape[:3], series.n_volumes, series.volume_bytes, budget,
+                       compressed=series.header.compressed)
     return viewer.Copies(plan, series.header_bytes(1), series.header_bytes(plan.frames), volumes_sink)
 
 
@@ -90,7 +91,9 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
         analysis.files["viewer"] = copies.first_volumes()
     elif plan.mode == "compact":
         analysis.files["viewer"] = viewer.compact_copy(first, affine, plan.step)
-    if plan.on_demand:
+    if plan.by_offset:
+        analysis.files["volume_header"] = copies.volume_header
+    elif plan.on_demand:
         analysis.files["volume_index"] = copies.index()
     if analysis.maps and first.size * 4 + viewer.HEADER_BYTES <= budget:
         for kind, volume in analysis.maps.items():

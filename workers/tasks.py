@@ -91,7 +91,8 @@ def store_pictures(image_id, pictures):
     return stored
 
 
-FILE_TYPES = {"volume_index": ("bin", "application/octet-stream")}
+BINARY_FILE = ("bin", "application/octet-stream")
+FILE_TYPES = {"volume_index": BINARY_FILE, "volume_header": BINARY_FILE}
 NIFTI_FILE = ("nii.gz", "application/gzip")
 
 
@@ -106,7 +107,7 @@ def store_copies(image_id, path, results, volumes):
     for kind, data in files.items():
         extension, content_type = FILE_TYPES.get(kind, NIFTI_FILE)
         stored.append((kind, storage.put_bytes(artifact_key(image_id, kind, extension), data), content_type))
-    if (numbers.get("viewer") or {}).get("on_demand"):
+    if "volume_index" in files:
         stored.append(("volumes", commit_replacing(volumes, artifact_key(image_id, "volumes", "bin")),
                        "application/octet-stream"))
     if not report.get("compressed"):

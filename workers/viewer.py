@@ -5,10 +5,11 @@ series to show its first frames), so the worker prepares what it may load:
 
 * a file whose data fit the budget is loaded as it is;
 * a series whose single volume fits gets a copy of its first volumes (as many
-  as fit), cut from the original's stored bytes, and every volume as a gzip
-  member of its own in one ``volumes`` file with an index of offsets: the web
-  tier serves volume *k* as a byte range of that file, a complete little
-  ``.nii.gz``, without reading anything else;
+  as fit), cut from the original's stored bytes. Volume *k* of an uncompressed
+  file is served as a 3D header followed by its byte range in the original;
+  a gzip file gets every volume as a gzip member of its own in one
+  ``volumes`` file with an index of offsets, and the web tier serves member
+  *k*, a complete little ``.nii.gz``. Either way nothing else is read;
 * anything larger (a volume over the budget) gets a compact copy of its first
   volume: int16 with a scale factor, downsampled by the smallest whole step
   that fits.
@@ -41,18 +42,26 @@ class Plan:
     frames: int
     step: int
     on_demand: bool
+    by_offset: bool = False
 
     def to_dict(self) -> dict:
-        return {"mode": self.mode, "frames": self.frames, "step": self.step, "on_demand": self.on_demand}
+        return {"mode": self.mode, "frames": self.frames, "step": self.step, "on_demand": self.on_demand,
+                "by_offset": self.by_offset}
 
 
-def plan(volume_shape, n_volumes: int, volume_bytes: int, budget: int = DEFAULT_BUDGET_BYTES) -> Plan:
-    """The cheapest way to show the file within ``budget`` bytes."""
+def plan(volume_shape, n_volumes: int, volume_bytes: int, budget: int = DEFAULT_BUDGET_BYTES, *,
+         compressed: bool = True) -> Plan:
+    """The cheapest way to show the file within ``budget`` bytes.
+
+    Volumes of an uncompressed file are served ``by_offset`` (a header, then a byte range of
+    the original); those of a gzip file need the per-volume members.
+    """
     if HEADER_BYTES + n_volumes * volume_bytes <= budget:
         return Plan("as_is", n_volumes, 1, False)
     if HEADER_BYTES + volume_bytes <= budget:
         frames = (budget - HEADER_BYTES) // volume_bytes
-        return Plan("frames", min(frames, n_volumes), 1, n_volumes > frames)
+        on_demand = n_volumes > frames
+        return Plan("frames", min(frames, n_volumes), 1, on_demand, on_demand and not compressed)
     return Plan("compact", 1, compact_step(volume_shape, budget), False)
 
 
@@ -99,7 +108,7 @@ class Copies:
     def add(self, raw: np.ndarray) -> None:
         if self.plan.mode == "frames" and len(self._kept) < self.plan.frames:
             self._kept.append(raw)
-        if self.plan.on_demand and self.volumes_sink is not None:
+        if self.plan.on_demand and not self.plan.by_offset and self.volumes_sink is not None:
             member = gzip_member(self.volume_header, raw.data)
             self.volumes_sink.write(member)
             self.offsets.append(self.offsets[-1] + len(member))

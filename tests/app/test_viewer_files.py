@@ -49,7 +49,7 @@ def viewer_attributes(client, image_id):
 
 
 def load(data):
-    return nib.Nifti1Image.from_stream(io.BytesIO(gzip.decompress(data)))
+    return nib.Nifti1Image.from_stream(io.BytesIO(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data))
 
 
 @pytest.mark.parametrize("name", ["bold.nii.gz", "bold.nii"])
@@ -60,23 +60,28 @@ def test_a_series_over_the_budget_loads_its_first_volumes_and_any_other_alone(cl
     attributes = viewer_attributes(client, image_id)
     assert attributes["image-url"] == f"/images/{image_id}/files/viewer.nii.gz"
     assert attributes["frames"] == "3" and attributes["volumes"] == str(VOLUMES)
-    assert attributes["volume-url"] == f"/images/{image_id}/volumes/"
+    extension = ".nii.gz" if name.endswith(".gz") else ".nii"  # uncompressed: read by offset, no copy
+    volume_url = f"/images/{image_id}/volumes/{{volume}}{extension}"
+    assert attributes["volume-url"] == volume_url
 
     copy = client.get(attributes["image-url"])
     assert copy.status_code == 200 and len(gzip.decompress(copy.data)) <= 3 * volume_bytes + 1024
     np.testing.assert_array_equal(load(copy.data).get_fdata(dtype=np.float32), data[..., :3])
 
     for k in (0, 7, VOLUMES - 1):
-        answer = client.get(f"/images/{image_id}/volumes/{k}.nii.gz")
-        assert answer.status_code == 200 and answer.mimetype == "application/gzip"
+        answer = client.get(volume_url.format(volume=k))
+        assert answer.status_code == 200 and int(answer.headers["Content-Length"]) == len(answer.data)
         volume = load(answer.data)
         assert volume.shape == data.shape[:3]
         np.testing.assert_array_equal(volume.get_fdata(dtype=np.float32), data[..., k])
-    seventh = client.get(f"/images/{image_id}/volumes/7.nii.gz")
-    part = client.get(f"/images/{image_id}/volumes/7.nii.gz",
-                      headers={"Range": "bytes=5-", "If-Range": seventh.headers["ETag"]})
-    assert part.status_code == 206 and part.data == seventh.data[5:]
-    assert client.get(f"/images/{image_id}/volumes/{VOLUMES}.nii.gz").status_code == 404
+    seventh = client.get(volume_url.format(volume=7))
+    for start in (5, 400):  # inside the header, inside the data
+        part = client.get(volume_url.format(volume=7),
+                          headers={"Range": f"bytes={start}-", "If-Range": seventh.headers["ETag"]})
+        assert part.status_code == 206 and part.data == seventh.data[start:]
+    assert client.get(volume_url.format(volume=VOLUMES)).status_code == 404
+    other = ".nii" if extension == ".nii.gz" else ".nii.gz"
+    assert client.get(f"/images/{image_id}/volumes/3{other}").status_code == 404
     for kind in ("tmean_map", "tsnr_map"):
         assert load(client.get(f"/images/{image_id}/files/{kind}.nii.gz").data).shape == data.shape[:3]
 
@@ -100,3 +105,15 @@ def test_a_small_map_is_loaded_as_it_is(client, upload, tmp_path):
     assert attributes["image-url"] == f"/images/{image_id}/file" and attributes["volume-url"] == ""
     assert client.get(f"/images/{image_id}/files/viewer.nii.gz").status_code == 404
     assert client.get(f"/images/{image_id}/volumes/0.nii.gz").status_code == 404
+
+
+def test_a_private_series_files_are_invisible_to_others(app, client, upload, tmp_path):
+    data, path = series(tmp_path, "secret.nii.gz")
+    image_id = upload(path, budget=3 * data[..., 0].nbytes + 1024)
+    assert client.get(f"/images/{image_id}/volumes/5.nii.gz").status_code == 200
+    with app.app_context():
+        db.session.get(Image, image_id).collection.private = True
+        db.session.commit()
+    for url in (f"/images/{image_id}/volumes/5.nii.gz", f"/images/{image_id}/files/viewer.nii.gz",
+                f"/images/{image_id}/files/tmean_map.nii.gz"):
+        assert client.get(url).status_code == 404, url

@@ -23,3 +23,12 @@ def test_processing_quick_run_gives_rows_with_ratios(quick_mode):
     assert len(memory) == 2 and all(row.ours > 0 for row in memory)
     printed = table(rows)
     assert printed.count("\n") == len(rows) + 1 and "ours vs floor" in printed
+
+
+def test_series_quick_run_gives_throughput_and_memory_rows(quick_mode):
+    from bench import series
+
+    rows = series.run()
+    assert [row.what.split(": ")[-1] for row in rows[:4]] == ["throughput vs floor", "worker peak RSS"] * 2
+    assert all(row.ours > 0 and row.reference > 0 for row in rows)
+    assert rows[-1].what.startswith("peak RSS,") and rows[-1].holds in (True, False)

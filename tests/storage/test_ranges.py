@@ -51,3 +51,20 @@ def test_bad_ranges_are_416_and_conditions_are_honoured(app, served):
     assert answer(app, served, {"If-Modified-Since": headers["Last-Modified"]})[0] == 304
     stale = answer(app, served, {"Range": "bytes=10-", "If-Range": '"an-older-version"'})
     assert stale[0] == 200 and stale[2] == PAYLOAD  # the object changed: the whole of it, never a stitched file
+
+
+def test_a_slice_with_a_header_is_a_file_of_its_own(app, served):
+    """One volume of an uncompressed series: its header, then its bytes read at their offset, ranges too."""
+    header, start, length = b"HEADER" * 10, 1_000_000, 300_000
+    expected = header + PAYLOAD[start:start + length]
+    with app.test_request_context():
+        response = send_stored(served, mimetype="application/octet-stream", span=(start, length), prefix=header)
+        response.direct_passthrough = False
+        assert response.get_data() == expected and response.content_length == len(expected)
+        response.close()
+    for first in (7, len(header), 200_000):
+        with app.test_request_context(headers={"Range": f"bytes={first}-"}):
+            response = send_stored(served, mimetype="application/octet-stream", span=(start, length), prefix=header)
+            response.direct_passthrough = False
+            assert response.status_code == 206 and response.get_data() == expected[first:]
+            response.close()

@@ -48,7 +48,7 @@ def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     result = series.analyse(path)
     affine = np.asarray(report.affine)
     assert result.numbers.pop("viewer") == {"mode": "as_is", "frames": 1, "step": 1, "on_demand": False,
-                                            "n_volumes": 1}
+                                            "by_offset": False, "n_volumes": 1}
     assert result.numbers == stats.compute(data, affine)
     shown = slices.shown_type(None, result.numbers)
     threshold = slices.threshold_for(shown, data, result.numbers, result.report)

@@ -132,12 +132,15 @@ def viewer_source(image, stats):
     ``frames`` volumes of it, and where further volumes are fetched one at a time (None: nowhere)."""
     plan = (stats or {}).get("viewer") or {}
     copy = image.artifact("viewer")
-    on_demand = bool(plan.get("on_demand")) and image.artifact("volumes") is not None
+    by_offset = bool(plan.get("by_offset")) and image.artifact("volume_header") is not None
+    on_demand = by_offset or bool(plan.get("on_demand")) and image.artifact("volumes") is not None
+    endpoint = "images.volume_by_offset" if by_offset else "images.volume"
+    volume_url = url_for(endpoint, image_id=image.id, index=0).replace("/0.nii", "/{volume}.nii")
     source = {
         "url": url_for("images.download", image_id=image.id),
         "name": f"{image.id}.nii{'.gz' if image.report and image.report.get('compressed') else ''}",
         "frames": plan.get("frames") or (stats or {}).get("n_volumes") or 1,
-        "volume_url": url_for("images.volume", image_id=image.id, index=0)[: -len("0.nii.gz")] if on_demand else "",
+        "volume_url": volume_url if on_demand else "",
     }
     if copy is not None:
         source |= {"url": url_for("images.viewer_file", image_id=image.id, kind="viewer"),
@@ -170,6 +173,24 @@ def volume(image_id, index):
     name = f"image-{image.id}-volume-{index}.nii.gz"
     return send_stored(volumes.storage_key, mimetype="application/gzip", name=name, max_age=300,
                        span=(start, end - start))
+
+
+@bp.route("/<int:image_id>/volumes/<int:index>.nii")
+def volume_by_offset(image_id, index):
+    """Volume ``index`` of an uncompressed series: its 3D header (from the worker), then its bytes read at their
+    offset in the original."""
+    image = visible_image_or_404(image_id)
+    header = image.artifact("volume_header")
+    report = image.report or {}
+    shape = report.get("shape") or []
+    if header is None or len(shape) != 4 or not 0 <= index < shape[3] or report.get("compressed"):
+        abort(404)
+    volume_bytes = report["data_bytes"] // shape[3]
+    with get_storage().open(header.storage_key) as handle:
+        prefix = handle.read()
+    return send_stored(image.storage_key, mimetype="application/octet-stream", max_age=300,
+                       name=f"image-{image.id}-volume-{index}.nii", prefix=prefix,
+                       span=(report["vox_offset"] + index * volume_bytes, volume_bytes))
 
 
 def volume_span(index_key, index):

@@ -15,7 +15,7 @@
  *            data-template-name="mni152.nii.gz"          optional: defaults to the last segment of the template URL
  *            data-volumes="1"                            optional: number of volumes (> 1 adds a volume slider)
  *            data-frames="1"                             optional: volumes inside data-image-url (the rest on demand)
- *            data-volume-url="/images/12/volumes/"       optional: volume k is fetched from this + k + ".nii.gz"
+ *            data-volume-url="/images/12/volumes/{volume}.nii.gz"  optional: where volume k is fetched ({volume} = k)
  *            data-signed="true"                          optional: "true" also shows negative values
  *            data-min="-4.2" data-max="6.1"              optional: the map's range (defaults: read from the data)
  *            data-threshold="2.3"                        optional: initial threshold (default: a quarter of max |value|)
@@ -339,7 +339,8 @@ async function setUpViewer (section) {
     if (k < loaded) {
       nv.setFrame4D(map.id, k)
     } else if (settings.volumeUrl) {
-      next = await NVImage.loadFromUrl({ url: `${settings.volumeUrl}${k}.nii.gz`, name: `volume-${k}.nii.gz` })
+      const url = settings.volumeUrl.replace('{volume}', String(k))
+      next = await NVImage.loadFromUrl({ url, name: fileNameOf(url) })
       if (mine !== ticket) return
     } else {
       return
