@@ -78,7 +78,7 @@ def build(folder: Path, n_rows: int, seed: int = 6) -> dict:
     queries = standardised(query_mix @ patterns + 0.5 * rng.standard_normal((QUERIES, n_values), dtype=np.float32))
     planted = {int(p): (q, noise) for q in range(QUERIES) for p, noise in
                zip(rng.choice(n_rows, len(RELATIVES), replace=False), RELATIVES, strict=True)}
-    noise = rng.standard_normal((NOISE_BANK, n_values), dtype=np.float32)
+    noise_bank = rng.standard_normal((NOISE_BANK, n_values), dtype=np.float32)
     index = VectorIndex(folder, n_values=n_values)
     truth = np.empty((QUERIES, n_rows), np.float64)
     centred_queries = queries.astype(np.float64) - queries.mean(axis=1, keepdims=True)
@@ -90,7 +90,7 @@ def build(folder: Path, n_rows: int, seed: int = 6) -> dict:
         mix = rng.standard_normal((stop - start, PATTERNS)).astype(np.float32)
         rows = mix @ patterns
         for row in range(stop - start):
-            rows[row] += 0.5 * np.roll(noise[rng.integers(NOISE_BANK)], int(rng.integers(n_values)))
+            rows[row] += 0.5 * np.roll(noise_bank[rng.integers(NOISE_BANK)], int(rng.integers(n_values)))
         for row in range(start, stop):
             if row in planted:
                 q, noise = planted[row]
