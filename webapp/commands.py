@@ -136,3 +136,17 @@ def reprocess(everything, image_ids):
     click.echo(f"queued {len(images)} image(s)")
     if missing:
         raise click.ClickException(f"no image with id {', '.join(map(str, sorted(missing)))}")
+
+
+@images_cli.command("rebuild-similarity-index")
+def rebuild_similarity_index():
+    """Rebuild this host's similarity index from the stored vectors (drops rows of deleted maps).
+
+    Maps processed before similar maps existed have no vector: ``flask images reprocess --all`` makes them.
+    """
+    from .similarity.search import app_index, feed_after, read_stored
+
+    index = app_index()
+    index.wipe()
+    added = index.catch_up(feed_after, read_stored)
+    click.echo(f"indexed {added} vector(s), {index.n_live} map(s)")

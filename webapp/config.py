@@ -181,7 +181,7 @@ class Config:
 
         # Similar maps (webapp/similarity): the index files of this host, the first pass's pool, search by file.
         self.SIMILARITY_INDEX_DIR = env_str("SIMILARITY_INDEX_DIR", str(folder / "similarity-index"))
-        self.SIMILAR_POOL = env_int("SIMILAR_POOL", 1000)
+        self.SIMILAR_POOL = env_int("SIMILAR_POOL", 200)
         self.SIMILAR_MAX_POOL = env_int("SIMILAR_MAX_POOL", 16000)
         self.SIMILAR_SEARCH_MAX_BYTES = env_int("SIMILAR_SEARCH_MAX_BYTES", 200 * 1024 * 1024)
         self.SIMILAR_SEARCH_KEEP_MINUTES = env_int("SIMILAR_SEARCH_KEEP_MINUTES", 60)

@@ -284,3 +284,13 @@ def test_expired_searches_are_deleted(app, client, accounts, tmp_path):
         db.session.commit()
         assert tasks.expire_similarity_searches() == 1
         assert db.session.query(SimilaritySearch).count() == 0
+
+
+def test_rebuild_command_drops_deleted_maps_from_the_files(app, client, four):
+    listed(client, four["base"])
+    with app.app_context():
+        db.session.delete(db.session.get(Image, four["copy"]))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["images", "rebuild-similarity-index"])
+    assert result.exit_code == 0 and "3 map(s)" in result.output
+    assert [row["id"] for row in listed(client, four["base"])["results"]] == [four["unrelated"], four["negative"]]

@@ -57,7 +57,7 @@ def test_one_file_is_stored_hashed_processed_and_emailed(app, client, collection
         assert image.sha256 == hashlib.sha256(nifti_bytes).hexdigest()
         assert image.file_size == len(nifti_bytes)
         assert image.status == "ready", image.error
-        assert {a.kind for a in image.artifacts} == {"glass_brain", "ortho", "axial_mosaic"}
+        assert {a.kind for a in image.artifacts} == {"glass_brain", "ortho", "axial_mosaic", "similarity"}
         assert image.stats.data["n_voxels"] > 0
         with app.extensions["storage"].open(image.storage_key) as stored:
             assert stored.read() == nifti_bytes

@@ -106,6 +106,37 @@ SCHEMAS = {
             "private": {"type": "boolean"},
         },
     },
+    "SimilarMap": {
+        "type": "object",
+        "required": ["id", "name", "collection", "r", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "collection": {"type": ["integer", "string"], "description": "Its id, or its share token if private."},
+            "collection_url": {"type": "string", "format": "uri"},
+            "r": {"type": "number", "minimum": -1, "maximum": 1,
+                  "description": "Pearson r over the 4 mm MNI brain mask, voxels zero or NaN in either map left out."},
+            "url": {"type": "string", "format": "uri"},
+            "html_url": {"type": "string", "format": "uri"},
+            "thumbnail": {"type": "string", "format": "uri"},
+        },
+    },
+    "Search": {
+        "type": "object",
+        "required": ["id", "url", "status"],
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string", "format": "uri"},
+            "status": {"type": "string", "enum": ["pending", "ready", "failed"]},
+            "error": {"type": ["string", "null"], "description": "Why the file could not be compared."},
+            "filename": {"type": "string"},
+            "count": {"type": "integer", "minimum": 0},
+            "next": {"type": ["string", "null"]},
+            "previous": {"type": ["string", "null"]},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SimilarMap"}},
+        },
+        "description": "A search by file; `count`, `next`, `previous` and `results` once `status` is `ready`.",
+    },
     "Image": {
         "type": "object",
         "description": "NeuroVault's image fields and neurodrop's (`status`, `error`, `stats`, `report`, `sha256`). "
@@ -424,6 +455,59 @@ PATHS = {
                 "200": {"description": "The file.", "content": {"application/gzip": {"schema": {"type": "string"}}}},
                 "401": NEEDS_LOGIN, "404": NOT_FOUND,
             },
+        ),
+    },
+    "/images/{image_id}/similar/": {
+        "parameters": [IMAGE_ID],
+        "get": operation(
+            "The maps most similar to this one",
+            "Best first, by exact Pearson r over the MNI152 4 mm brain mask (voxels zero or NaN in either map do "
+            "not count); the 100 most similar maps you may see (public ones, and your own). `reason` says why a map "
+            "has none (ROI, parcellation, not in MNI space, constant); `not_comparable` counts maps whose r is "
+            "undefined with this one (too little overlap, or constant where they overlap).",
+            tag="images",
+            parameters=[
+                SHARE_TOKEN, LIMIT, OFFSET,
+                {"name": "map_type", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(MAP_TYPES)}},
+                {"name": "analysis_level", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(ANALYSIS_LEVELS)}},
+            ],
+            responses={
+                "200": json_body({"allOf": [page_of("SimilarMap"), {
+                    "type": "object",
+                    "properties": {"reason": {"type": ["string", "null"]},
+                                   "not_comparable": {"type": "integer", "minimum": 0}},
+                }]}, "A page of similar maps."),
+                "400": BAD_FIELDS, "401": NEEDS_LOGIN, "404": NOT_FOUND,
+            },
+        ),
+    },
+    "/similar/": {
+        "post": operation(
+            "Search by file: the public maps most like an unpublished map",
+            "Multipart `file` (.nii or .nii.gz). A worker checks it as an upload, makes its vector, deletes the "
+            "file and ranks the public maps; nothing is published. Answers 202 (`pending`; poll `url`) or 200 when "
+            "already done. The answer is kept for an hour, for you only. Rate limited per user.",
+            tag="images", security=AUTH,
+            body={"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary", "description": "The NIfTI file."}},
+            }}}},
+            responses={
+                "200": json_body(ref("Search"), "Done."), "202": json_body(ref("Search"), "Queued."),
+                "400": BAD_FIELDS, "401": NEEDS_LOGIN, "413": error("Larger than the search size limit."),
+                "429": error("Too many searches; see Retry-After."),
+            },
+        ),
+    },
+    "/similar/{search_id}/": {
+        "parameters": [{"name": "search_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "get": operation(
+            "Your search by file", "Its status, then a page of the most similar public maps.", tag="images",
+            security=AUTH, parameters=[LIMIT, OFFSET],
+            responses={"200": json_body(ref("Search"), "The search."), "400": BAD_FIELDS, "401": NEEDS_LOGIN,
+                       "404": error("No such search of yours (or it expired).")},
         ),
     },
     "/images/{image_id}/thumbnail.png": {

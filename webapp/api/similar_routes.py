@@ -9,7 +9,7 @@ from ..similarity.search import images_by_id, similar_to_image
 from ..urls import absolute_url
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES
 from . import bp
-from .auth import api_user, require_user
+from .auth import api_user, check_session_csrf, defers_csrf, require_user
 from .errors import field_error
 from .image_routes import IMAGE_ID, SLASHLESS
 from .lookup import visible_image
@@ -78,10 +78,12 @@ def search_json(search):
 
 
 @bp.route("/similar/", methods=["POST"], **SLASHLESS)
+@defers_csrf
 def similar_search():
     """Search by file: ``file`` (multipart) is compared with every public map by a worker, never published."""
     user = require_user()
     request.upload_limit = search_limit(request.content_length)
+    check_session_csrf()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise field_error("file", "No file was submitted.")

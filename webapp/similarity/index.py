@@ -21,17 +21,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from workers import similarity
 
 FORMAT_VERSION = 1
 ROW_FIELDS = 2
+#: BLAS on one thread for a query: its products are small, and on a few busy cores the threads of a
+#: multi-threaded BLAS wait on each other (a query of 200 candidates ran 1.3-2x slower with them).
+BLAS_THREADS = ThreadpoolController()
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,17 @@ class FeedRow:
     storage_key: str
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What one process has mapped, replaced whole on refresh, so a thread's query never sees half of a change."""
+
+    rows: np.ndarray
+    reduced: np.ndarray
+    live: np.ndarray
+    row_of_image: dict[int, int]
+    inode: int = 0
+
+
 class VectorIndex:
     """One process's view of the index files in ``folder`` (see the module's docstring)."""
 
@@ -51,10 +67,12 @@ class VectorIndex:
         self.n_reduced = similarity.reduced_dimensions()
         self.folder = Path(folder) / f"v{FORMAT_VERSION}-{self.n_values}x{self.n_reduced}"
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._rows = np.zeros((0, ROW_FIELDS), np.int64)
-        self._reduced = np.zeros((0, self.n_reduced), np.float32)
-        self._live = np.zeros(0, bool)
-        self._row_of_image: dict[int, int] = {}
+        self._view = self._empty_view()
+        self._refreshing = threading.Lock()
+
+    def _empty_view(self) -> Snapshot:
+        return Snapshot(np.zeros((0, ROW_FIELDS), np.int64), np.zeros((0, self.n_reduced), np.float32),
+                        np.zeros(0, bool), {})
 
     # -- files -------------------------------------------------------------------------------
 
@@ -72,57 +90,65 @@ class VectorIndex:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _complete_rows_on_disk(self) -> int:
+        return self._rows_file()[0]
+
+    def _rows_file(self) -> tuple[int, int]:
+        """(complete rows, inode) of ``rows.i64``: a rebuild makes a new file, so a new inode."""
         try:
-            return os.stat(self.path("rows.i64")).st_size // (8 * ROW_FIELDS)
+            found = os.stat(self.path("rows.i64"))
         except FileNotFoundError:
-            return 0
+            return 0, 0
+        return found.st_size // (8 * ROW_FIELDS), found.st_ino
 
     # -- reading -----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self._rows.shape[0]
+        return self._view.rows.shape[0]
 
     @property
     def last_feed_id(self) -> int:
-        return int(self._rows[-1, 0]) if len(self) else 0
+        rows = self._view.rows
+        return int(rows[-1, 0]) if rows.shape[0] else 0
 
     @property
     def n_live(self) -> int:
-        return len(self._row_of_image)
+        return len(self._view.row_of_image)
 
     def refresh(self) -> bool:
         """Map rows other processes appended since the last look (one ``stat`` when there are none)."""
-        n = self._complete_rows_on_disk()
-        if n == len(self):
+        if self._rows_file() == (len(self), self._view.inode):
             return False
-        if n < len(self):  # removed or rebuilt by another process
-            self._rows = self._rows[:0]
-            self._reduced = np.zeros((0, self.n_reduced), np.float32)
-            self._live = np.zeros(0, bool)
-            self._row_of_image.clear()
-            if n == 0:
-                return True
-        start = len(self)
+        with self._refreshing:
+            (n, inode), view = self._rows_file(), self._view
+            if (n, inode) == (view.rows.shape[0], view.inode):
+                return False
+            if n < view.rows.shape[0] or inode != view.inode:  # removed or rebuilt by another process
+                view = self._empty_view()
+            self._view = self._extended(view, n, inode) if n else view
+        return True
+
+    def _extended(self, view: Snapshot, n: int, inode: int) -> Snapshot:
+        start = view.rows.shape[0]
         rows = np.fromfile(self.path("rows.i64"), np.int64, count=n * ROW_FIELDS).reshape(n, ROW_FIELDS)
-        self._reduced = np.memmap(self.path("reduced.f32"), np.float32, mode="r", shape=(n, self.n_reduced))
+        reduced = np.memmap(self.path("reduced.f32"), np.float32, mode="r", shape=(n, self.n_reduced))
         live = np.zeros(n, bool)
-        live[:start] = self._live[:start]
+        live[:start] = view.live
+        row_of_image = dict(view.row_of_image)
         for row in range(start, n):
             image_id = int(rows[row, 1])
-            earlier = self._row_of_image.pop(image_id, None)
+            earlier = row_of_image.pop(image_id, None)
             if earlier is not None:
                 live[earlier] = False
             if image_id > 0:
-                self._row_of_image[image_id] = row
+                row_of_image[image_id] = row
                 live[row] = True
-        self._rows, self._live = rows, live
-        return True
+        return Snapshot(rows, reduced, live, row_of_image, inode)
 
     def image_ids(self, rows: np.ndarray) -> np.ndarray:
-        return self._rows[rows, 1]
+        return self._view.rows[rows, 1]
 
     def row_of(self, image_id: int) -> int | None:
-        return self._row_of_image.get(int(image_id))
+        return self._view.row_of_image.get(int(image_id))
 
     def full_rows(self, rows: Iterable[int]) -> np.ndarray:
         """The full vectors of these rows (float16), read from the file, not mapped: memory stays small."""
@@ -142,14 +168,29 @@ class VectorIndex:
         return None if row is None else self.full_rows([row])[0]
 
     def ranked(self, query: np.ndarray, pool: int, *, leave_out: int | None = None) -> similarity.Ranked:
-        """The ``pool`` live rows the first pass picks, ranked by their exact r with ``query``."""
-        usable = self._live.copy()
-        if leave_out is not None and self.row_of(leave_out) is not None:
-            usable[self.row_of(leave_out)] = False
+        """The ``pool`` live rows the first pass picks, ranked by their exact r with ``query`` (row indices)."""
+        return self._ranked(self._view, query, pool, leave_out)
+
+    def ranked_images(self, query: np.ndarray, pool: int, *, leave_out: int | None = None) -> similarity.Ranked:
+        """As ``ranked``, with image ids in place of row indices, both read from the same snapshot."""
+        view = self._view
+        ranked = self._ranked(view, query, pool, leave_out)
+        return similarity.Ranked(view.rows[ranked.rows, 1], ranked.r, view.rows[ranked.undefined_rows, 1],
+                                 ranked.undefined_common)
+
+    def _ranked(self, view: Snapshot, query, pool, leave_out) -> similarity.Ranked:
+        with BLAS_THREADS.limit(limits=1, user_api="blas"):
+            return self._ranked_on_one_thread(view, query, pool, leave_out)
+
+    def _ranked_on_one_thread(self, view: Snapshot, query, pool, leave_out) -> similarity.Ranked:
+        usable = view.live.copy()
+        left_out = view.row_of_image.get(int(leave_out)) if leave_out is not None else None
+        if left_out is not None:
+            usable[left_out] = False
         if not usable.any():
             empty = np.zeros(0, np.int64)
             return similarity.Ranked(empty, np.zeros(0), empty, empty)
-        picked = similarity.candidate_rows(similarity.reduced(query), self._reduced, pool, usable)
+        picked = similarity.candidate_rows(similarity.reduced(query), view.reduced, pool, usable)
         picked.sort()
         return similarity.ranked_exactly(query, picked, self.full_rows(picked))
 

@@ -96,9 +96,8 @@ def similar_to_vector(vector, user, *, leave_out=None, map_type=None, analysis_l
     index = current_index()
     pool = current_app.config["SIMILAR_POOL"]
     while True:
-        ranked = index.ranked(vector, pool, leave_out=leave_out)
-        ids = index.image_ids(ranked.rows)
-        undefined_ids = index.image_ids(ranked.undefined_rows)
+        ranked = index.ranked_images(vector, pool, leave_out=leave_out)
+        ids, undefined_ids = ranked.rows, ranked.undefined_rows
         visible = visible_ids([*ids.tolist(), *undefined_ids.tolist()], user, map_type=map_type,
                               analysis_level=analysis_level)
         matches = [(int(i), float(r)) for i, r in zip(ids, ranked.r, strict=True) if int(i) in visible]
