@@ -25,7 +25,7 @@ from webapp.models import Artifact, Image, ImageRegion, ImageStats, Upload, utcn
 from webapp.regions import region_rows
 from webapp.storage import artifact_key
 
-from . import clusters, nifti, render, stats, thresholds
+from . import clusters, nifti, render, stats
 from .notify import send_outcome_email
 
 log = logging.getLogger(__name__)
@@ -68,20 +68,9 @@ def analyse(path, config, map_type=None):
     )
     affine = np.asarray(report.affine, dtype=np.float64)
     numbers = stats.compute(data, affine)
-    numbers.update(cluster_numbers(data, affine, report, numbers, map_type))
+    numbers.update(clusters.for_processed(data, affine, report, numbers, map_type))
     pictures = render.render_all(data, affine)
     return report.to_dict(), numbers, pictures
-
-
-def cluster_numbers(data, affine, report, numbers, map_type):
-    """The threshold and the cluster table, for the map's type as the image will have it once written."""
-    if map_type in (None, "Other"):
-        map_type = numbers.get("inferred_map_type") or "Other"
-    return clusters.for_map(
-        data, affine, map_type=map_type, is_thresholded=bool(numbers.get("is_thresholded")),
-        dof=thresholds.dof_from_header(report.intent_code, report.intent_params, report.descrip),
-        not_mni=bool(numbers.get("not_mni")),
-    )
 
 
 def store_pictures(image_id, pictures):
