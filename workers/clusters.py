@@ -170,19 +170,20 @@ def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, cloc
     voxels += offset
     members = np.argsort(which, kind="stable")
     starts = np.searchsorted(which[members], np.arange(1, n + 2))
+    voxels, voxels_mm = voxels[members], voxels[members] @ affine[:3, :3].T + affine[:3, 3]
     rows = []
     for number in (-strongest).argsort(kind="stable")[:max_clusters]:
         if clock() > deadline:
             return rows, n, True
         label = int(number + 1)
         ijk, values = maxima.of(label, offset)
-        cluster_voxels = voxels[members[starts[number]:starts[number + 1]]]
+        part = slice(starts[number], starts[number + 1])
         rows.append({
             "id": len(rows) + 1,
             "size_voxels": int(sizes[label]),
             "size_mm3": round(float(sizes[label] * voxel_mm3), 3),
-            **peaks_of(ijk, values, cluster_voxels, lambda voxels: score[tuple((voxels - origin).T)], affine),
-            "members": cluster_voxels @ affine[:3, :3].T + affine[:3, 3],
+            **peaks_of(ijk, values, voxels[part], lambda at: score[tuple((at - origin).T)], affine),
+            "members": voxels_mm[part],
         })
     return rows, n, False
 
@@ -224,11 +225,12 @@ class TailMaxima:
     """
 
     def __init__(self, score, labels, voxels, which):
-        shape = np.array(score.shape) + 2
+        shape = np.array(score.shape)
         steps = np.array([shape[1] * shape[2], shape[2], 1])
-        gather = ((voxels + 1) @ steps)[:, None] + (NEIGHBOURS @ steps)[None, :]
-        around = np.pad(score, 1, mode="symmetric").ravel()[gather]
-        same = np.pad(labels, 1, mode="symmetric").ravel()[gather] == which[:, None]
+        # Clipping a neighbour one voxel past the border onto it is what mirroring does.
+        gather = np.clip(voxels[:, None, :] + NEIGHBOURS, 0, shape - 1) @ steps
+        around = np.ascontiguousarray(score).ravel()[gather]
+        same = np.ascontiguousarray(labels).ravel()[gather] == which[:, None]
         around = np.where(same, around, 0)
         values = score[tuple(voxels.T)]
         top = around.max(axis=1)
@@ -283,15 +285,18 @@ def peaks_of(ijk, values, cluster_voxels, score_at, affine) -> dict:
 
     A cluster whose maxima all fall outside it (a flat ring) gets its first strongest voxel as its peak.
     """
-    order = (-values).argsort(kind="stable")
-    ijk, values = ijk[order], values[order]
-    keep = pare(ijk @ affine[:3, :3].T + affine[:3, 3]) & np.isfinite(values)
-    ijk = ijk[keep]
+    if len(values) > 1:
+        order = (-values).argsort(kind="stable")
+        ijk, values = ijk[order], values[order]
+        ijk = ijk[pare(ijk @ affine[:3, :3].T + affine[:3, 3]) & np.isfinite(values)]
+    elif len(values) and not np.isfinite(values[0]):
+        ijk = ijk[:0]
     if not len(ijk):
         inside = score_at(cluster_voxels)
         ijk = cluster_voxels[[int(np.argmax(inside))]]
-    points = [{"voxel": [int(c) for c in voxel], "mm": [float(c) for c in affine[:3, :3] @ voxel + affine[:3, 3]]}
-              for voxel in ijk[:1 + MAX_SUBPEAKS]]
+    ijk = ijk[:1 + MAX_SUBPEAKS]
+    points = [{"voxel": voxel, "mm": mm}
+              for voxel, mm in zip(ijk.tolist(), (ijk @ affine[:3, :3].T + affine[:3, 3]).tolist(), strict=True)]
     return {"peak": points[0], "subpeaks": points[1:]}
 
 
