@@ -300,12 +300,23 @@ def peaks_of(ijk, values, cluster_voxels, score_at, affine) -> dict:
     return {"peak": points[0], "subpeaks": points[1:]}
 
 
-def pare(xyz: np.ndarray) -> np.ndarray:
-    """nilearn's ``_pare_subpeaks``, quirk included: each kept peak decides anew whether every weaker one stays."""
-    keep = np.ones(len(xyz), dtype=bool)
-    for i in range(len(xyz)):
-        if keep[i]:
-            keep[i + 1:] = np.sqrt(((xyz[i + 1:] - xyz[i]) ** 2).sum(axis=1)) > MIN_DISTANCE_MM
+def pare(xyz: np.ndarray, wanted: int = 1 + MAX_SUBPEAKS) -> np.ndarray:
+    """nilearn's ``_pare_subpeaks``, quirk included, stopping once ``wanted`` peaks are kept.
+
+    nilearn lets each kept peak decide anew whether every weaker one stays, so
+    a peak's fate is decided by the last kept peak before it: one pass, not
+    one per peak (a big cluster of a noisy map has thousands of maxima).
+    """
+    keep = np.zeros(len(xyz), dtype=bool)
+    if not len(xyz):
+        return keep
+    keep[0], last, kept = True, xyz[0], 1
+    limit = MIN_DISTANCE_MM ** 2
+    for j in range(1, len(xyz)):
+        if kept == wanted:
+            break
+        if ((xyz[j] - last) ** 2).sum() > limit:
+            keep[j], last, kept = True, xyz[j], kept + 1
     return keep
 
 

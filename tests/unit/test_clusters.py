@@ -163,3 +163,15 @@ def test_threshold_from_the_extremes_equals_the_one_from_every_value(map_type, k
     extremes = (float(values.min()), float(values.max()))
     assert clusters.chosen_threshold(map_type, data, extremes, **kwargs) == thresholds.choose(map_type, data,
                                                                                               **kwargs)
+
+
+def test_paring_equals_nilearns_quirky_rule():
+    """nilearn: each kept peak re-decides every weaker one, so a dropped peak can come back."""
+    xyz = np.array([[0, 0, 0], [6, 0, 0], [12, 0, 0], [13, 0, 0], [30, 0, 0], [31, 0, 0], [50, 0, 0]], float)
+    keep = np.ones(len(xyz), dtype=bool)
+    for i in range(len(xyz)):
+        for j in range(i + 1, len(xyz)):
+            if keep[i]:
+                keep[j] = np.sqrt(((xyz[i] - xyz[j]) ** 2).sum()) > 8.0
+    assert clusters.pare(xyz, wanted=len(xyz)).tolist() == keep.tolist()
+    assert clusters.pare(xyz).sum() == 4
