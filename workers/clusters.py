@@ -227,8 +227,10 @@ class TailMaxima:
     def __init__(self, score, labels, voxels, which):
         shape = np.array(score.shape)
         steps = np.array([shape[1] * shape[2], shape[2], 1])
-        # Clipping a neighbour one voxel past the border onto it is what mirroring does.
-        gather = np.clip(voxels[:, None, :] + NEIGHBOURS, 0, shape - 1) @ steps
+        if voxels.min() > 0 and np.all(voxels.max(axis=0) < shape - 1):
+            gather = (voxels @ steps)[:, None] + (NEIGHBOURS @ steps)[None, :]
+        else:  # clipping a neighbour one voxel past the border onto it is what mirroring does
+            gather = np.clip(voxels[:, None, :] + NEIGHBOURS, 0, shape - 1) @ steps
         around = np.ascontiguousarray(score).ravel()[gather]
         same = np.ascontiguousarray(labels).ravel()[gather] == which[:, None]
         around = np.where(same, around, 0)
