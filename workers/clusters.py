@@ -119,7 +119,7 @@ def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | N
         row["id"] = number
     table = {"threshold": threshold_record(threshold), "clusters": rows, "n_found": found,
              "truncated": len(rows) < found, "message": table_message(rows, found, timed_out, max_clusters)}
-    table.update(labelled(rows, affine, volume.shape, not_mni))
+    table.update(labelled(rows, not_mni))
     return table
 
 
@@ -227,16 +227,21 @@ class TailMaxima:
     def __init__(self, score, labels, voxels, which):
         shape = np.array(score.shape)
         steps = np.array([shape[1] * shape[2], shape[2], 1])
-        if voxels.min() > 0 and np.all(voxels.max(axis=0) < shape - 1):
-            gather = (voxels @ steps)[:, None] + (NEIGHBOURS @ steps)[None, :]
-        else:  # clipping a neighbour one voxel past the border onto it is what mirroring does
-            gather = np.clip(voxels[:, None, :] + NEIGHBOURS, 0, shape - 1) @ steps
-        around = np.ascontiguousarray(score).ravel()[gather]
-        same = np.ascontiguousarray(labels).ravel()[gather] == which[:, None]
-        around = np.where(same, around, 0)
-        values = score[tuple(voxels.T)]
-        top = around.max(axis=1)
-        is_max = (values >= top) & (top > around.min(axis=1))
+        flat_score = np.ascontiguousarray(score).ravel()
+        flat_labels = np.ascontiguousarray(labels).ravel()
+        inside = voxels.min() > 0 and bool(np.all(voxels.max(axis=0) < shape - 1))
+        here = voxels @ steps
+        values = flat_score[here]
+        top, low = values.copy(), values.copy()
+        for step, neighbour in zip(NEIGHBOURS @ steps, NEIGHBOURS, strict=True):
+            if inside:
+                near = here + step
+            else:  # clipping a neighbour one voxel past the border onto it is what mirroring does
+                near = np.clip(voxels + neighbour, 0, shape - 1) @ steps
+            around = np.where(flat_labels[near] == which, flat_score[near], 0)
+            np.maximum(top, around, out=top)
+            np.minimum(low, around, out=low)
+        is_max = (values >= top) & (top > low)
         self.ijk, self.values, self.which = voxels[is_max], values[is_max], which[is_max]
         order = np.argsort(self.which, kind="stable")
         self.ijk, self.values, self.which = self.ijk[order], self.values[order], self.which[order]
@@ -322,7 +327,7 @@ def pare(xyz: np.ndarray, wanted: int = 1 + MAX_SUBPEAKS) -> np.ndarray:
     return keep
 
 
-def labelled(rows: list[dict], affine: np.ndarray, shape, not_mni: bool) -> dict:
+def labelled(rows: list[dict], not_mni: bool) -> dict:
     """Add region names to every peak and each cluster's share of voxels per region; say why when there are none.
 
     Rows carry their voxels' coordinates (``members``) only until here.
