@@ -86,12 +86,18 @@ def readable(name: str) -> str:
 def labels_at(key: str, points_mm: np.ndarray) -> np.ndarray:
     """The atlas label at each MNI point (n x 3, mm); 0 outside the atlas's field of view or its regions."""
     labels, affine, _ = load(key)
+    inverse = inverse_affine(key)
     points = np.atleast_2d(np.asarray(points_mm, dtype=np.float64))
-    ijk = np.rint(np.linalg.solve(affine, np.c_[points, np.ones(len(points))].T)[:3]).astype(np.int64)
+    ijk = np.rint(inverse[:3, :3] @ points.T + inverse[:3, 3:4]).astype(np.int64)
     inside = np.all((ijk >= 0) & (ijk < np.array(labels.shape)[:, None]), axis=0)
     found = np.zeros(len(points), dtype=np.int32)
     found[inside] = labels[ijk[0, inside], ijk[1, inside], ijk[2, inside]]
     return found
+
+
+@lru_cache(maxsize=len(ATLASES))
+def inverse_affine(key: str) -> np.ndarray:
+    return np.linalg.inv(load(key)[1])
 
 
 def name_of(key: str, label: int) -> str | None:

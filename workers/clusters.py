@@ -40,16 +40,43 @@ FACES = ndimage.generate_binary_structure(3, 1)
 
 
 def for_map(data: np.ndarray, affine: np.ndarray, *, map_type: str | None, is_thresholded: bool = False,
-            dof=None, not_mni: bool = False) -> dict:
+            dof=None, not_mni: bool = False, extremes: tuple[float, float] | None = None) -> dict:
     """What the worker adds to an image's stats: ``threshold`` (None for masks and the like) and ``clusters``.
 
-    The stored threshold is the one the slices and the glass brain are drawn at.
+    The stored threshold is the one the slices and the glass brain are drawn at. ``extremes`` (the
+    smallest and largest finite non-zero value, known from the stats) spare a pass over the map when
+    the rule needs no percentile.
     """
     volume = data[..., 0] if data.ndim == 4 else data
-    threshold = thresholds.choose(map_type, volume, is_thresholded=is_thresholded, dof=dof)
+    threshold = chosen_threshold(map_type, volume, extremes, is_thresholded=is_thresholded, dof=dof)
     table = cluster_table(volume, affine, threshold, not_mni=not_mni)
     table.pop("threshold")
     return {"threshold": threshold_record(threshold) if threshold else None, "clusters": table}
+
+
+def chosen_threshold(map_type, volume, extremes, **kwargs) -> Threshold | None:
+    """``thresholds.choose`` over the map's values, asked first with its two extremes only.
+
+    Every rule but the percentile one depends only on whether a value is negative, which the extremes
+    tell; the percentile rule is then asked again with every value.
+    """
+    if extremes is not None and None not in extremes:
+        threshold = thresholds.choose(map_type, np.array(extremes, dtype=np.float64), **kwargs)
+        if threshold is None or "percentile" not in threshold.rule:
+            return threshold
+    return thresholds.choose(map_type, volume.ravel(order="K"), **kwargs)
+
+
+def for_processed(data: np.ndarray, affine: np.ndarray, report: dict, numbers: dict, map_type: str | None) -> dict:
+    """``for_map`` with what processing already knows: the validation report's degrees of freedom, the stats' flags.
+
+    ``map_type`` is the uploader's; "Other" becomes the type the statistics inferred, as the image will have it.
+    """
+    if map_type in (None, "Other"):
+        map_type = numbers.get("inferred_map_type") or "Other"
+    return for_map(data, affine, map_type=map_type, is_thresholded=bool(numbers.get("is_thresholded")),
+                   dof=thresholds.dof_from_report(report),
+                   not_mni=bool(numbers.get("not_mni")), extremes=(numbers.get("min"), numbers.get("max")))
 
 
 def threshold_record(threshold: Threshold) -> dict:
@@ -75,9 +102,12 @@ def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | N
     affine = np.asarray(affine, dtype=np.float64)
     voxel_mm3 = round(float(abs(np.linalg.det(affine[:3, :3]))), 6)
     suprathreshold = threshold.mask(volume)
+    box = occupied_box(suprathreshold) or (slice(0, 0),) * 3
+    origin = np.array([s.start for s in box])
     rows, found, timed_out = [], 0, False
-    for sign, score in tail_scores(volume, suprathreshold, threshold):
-        tail_rows, tail_found, tail_timed_out = tail_clusters(score, affine, voxel_mm3, max_clusters, deadline, clock)
+    for sign, score in tail_scores(volume[box], suprathreshold[box], threshold):
+        tail_rows, tail_found, tail_timed_out = tail_clusters(score, origin, affine, voxel_mm3, max_clusters,
+                                                              deadline, clock)
         for row in tail_rows:
             row["sign"] = "+" if sign > 0 else "-"
             for point in (row["peak"], *row["subpeaks"]):
@@ -89,7 +119,7 @@ def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | N
         row["id"] = number
     table = {"threshold": threshold_record(threshold), "clusters": rows, "n_found": found,
              "truncated": len(rows) < found, "message": table_message(rows, found, timed_out, max_clusters)}
-    table.update(labelled(rows, affine, volume.shape, not_mni))
+    table.update(labelled(rows, not_mni))
     return table
 
 
@@ -120,91 +150,193 @@ def tail_scores(volume: np.ndarray, suprathreshold: np.ndarray, threshold: Thres
             yield -1, np.where(negative, -finite, 0).astype(np.float32)
 
 
-def tail_clusters(score, affine, voxel_mm3, max_clusters, deadline, clock) -> tuple[list[dict], int, bool]:
-    """The clusters of one tail, strongest peak first: (rows, how many clusters there are, whether time ran out)."""
-    labels, n = ndimage.label(score > 0, structure=FACES)
-    if n == 0:
+def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, clock
+                  ) -> tuple[list[dict], int, bool]:
+    """The clusters of one tail, strongest peak first: (rows, how many clusters there are, whether time ran out).
+
+    ``score`` is a box of the map whose first voxel is ``origin`` in the map. Each row carries
+    ``members``, its voxels' MNI coordinates, until ``labelled`` has used them.
+    """
+    crop = occupied_box(score > 0)
+    if crop is None:
         return [], 0, False
-    index = np.arange(1, n + 1)
-    strongest = np.asarray(ndimage.maximum(score, labels, index))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    boxes = ndimage.find_objects(labels)
+    crop_origin = np.array([s.start for s in crop])
+    offset = crop_origin + origin
+    labels, n = ndimage.label(score[crop] > 0, structure=FACES)
+    voxels = np.argwhere(labels)
+    which = labels[tuple(voxels.T)]
+    strongest, sizes = peaks_and_sizes(score[crop][tuple(voxels.T)], which, n)
+    maxima = TailMaxima(score[crop], labels, voxels, which)
+    voxels += offset
+    members = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[members], np.arange(1, n + 2))
+    voxels, voxels_mm = voxels[members], voxels[members] @ affine[:3, :3].T + affine[:3, 3]
     rows = []
     for number in (-strongest).argsort(kind="stable")[:max_clusters]:
         if clock() > deadline:
             return rows, n, True
-        peaks = cluster_peaks(score, labels, number + 1, boxes[number], affine)
-        if not peaks:
-            continue
+        label = int(number + 1)
+        ijk, values = maxima.of(label, offset)
+        part = slice(starts[number], starts[number + 1])
         rows.append({
             "id": len(rows) + 1,
-            "size_voxels": int(sizes[number + 1]),
-            "size_mm3": round(float(sizes[number + 1] * voxel_mm3), 3),
-            "peak": peaks[0],
-            "subpeaks": peaks[1:1 + MAX_SUBPEAKS],
-            "voxels_mm": cluster_voxels_mm(labels, number + 1, boxes[number], affine),
+            "size_voxels": int(sizes[label]),
+            "size_mm3": round(float(sizes[label] * voxel_mm3), 3),
+            **peaks_of(ijk, values, voxels[part], lambda at: score[tuple((at - origin).T)], affine),
+            "members": voxels_mm[part],
         })
     return rows, n, False
 
 
-def cluster_voxels_mm(labels, label, box, affine) -> np.ndarray:
-    """MNI coordinates of every voxel of a cluster (n x 3), for its share of each atlas region."""
-    ijk = np.argwhere(labels[box] == label) + np.array([s.start for s in box])
-    return ijk @ affine[:3, :3].T + affine[:3, 3]
+def occupied_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """The smallest box holding every True voxel, one voxel wider where the volume allows; None when empty.
 
-
-def cluster_peaks(score, labels, label, box, affine) -> list[dict]:
-    """Local maxima of one cluster, strongest first, each more than MIN_DISTANCE_MM from a stronger one kept."""
-    lows = [max(s.start - 2, 0) for s in box]
-    highs = [min(s.stop + 2, n) for s, n in zip(box, score.shape, strict=True)]
-    window = tuple(slice(lo, hi) for lo, hi in zip(lows, highs, strict=True))
-    masked = np.where(labels[window] == label, score[window], 0).astype(np.float32)
-    ijk, values = local_maxima(masked)
-    ijk += np.array(lows)
-    order = (-values).argsort(kind="stable")
-    ijk, values = ijk[order], values[order]
-    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
-    keep = pare(xyz)
-    return [{"voxel": [int(c) for c in ijk[i]], "mm": [float(c) for c in xyz[i]]}
-            for i in np.flatnonzero(keep) if np.isfinite(values[i])]
-
-
-def local_maxima(masked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """nilearn's ``_identify_subpeaks``: voxels equal to their 3x3x3 maximum, not flat; plateaus at their centre.
-
-    A plateau whose rounded centre of mass falls outside it (a ring) gets NaN.
+    Clusters are found in it: statistic maps' blobs are small, and labelling the whole grid costs more.
     """
-    highest = ndimage.maximum_filter(masked, 3)
-    maxima = (masked == highest) & ((highest - ndimage.minimum_filter(masked, 3)) > 0)
-    plateaus, n = ndimage.label(maxima)
-    if n == 0:
-        return np.zeros((0, 3), dtype=np.int64), np.zeros(0)
-    centres = np.array(ndimage.center_of_mass(masked, plateaus, np.arange(1, n + 1)))
-    ijk = np.round(centres).astype(np.int64)
-    values = masked[ijk[:, 0], ijk[:, 1], ijk[:, 2]].astype(np.float64)
-    values[plateaus[ijk[:, 0], ijk[:, 1], ijk[:, 2]] == 0] = np.nan
-    return ijk, values
+    box = []
+    for axis in range(3):
+        found = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+        if not found.size:
+            return None
+        box.append(slice(max(int(found[0]) - 1, 0), min(int(found[-1]) + 2, mask.shape[axis])))
+    return tuple(box)
 
 
-def pare(xyz: np.ndarray) -> np.ndarray:
-    """nilearn's ``_pare_subpeaks``, quirk included: each kept peak decides anew whether every weaker one stays."""
-    keep = np.ones(len(xyz), dtype=bool)
-    for i in range(len(xyz)):
-        if keep[i]:
-            keep[i + 1:] = np.sqrt(((xyz[i + 1:] - xyz[i]) ** 2).sum(axis=1)) > MIN_DISTANCE_MM
+def peaks_and_sizes(values: np.ndarray, which: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's highest score (index 0 is cluster 1) and voxel count (index k is cluster k).
+
+    From the clustered voxels only: ``ndimage.maximum`` sorts the whole volume.
+    """
+    highest = np.full(n + 1, -np.inf)
+    np.maximum.at(highest, which, values)
+    return highest[1:], np.bincount(which, minlength=n + 1)
+
+
+NEIGHBOURS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+
+
+class TailMaxima:
+    """nilearn's local maxima of every cluster of a tail at once, from each clustered voxel's 3x3x3 neighbours.
+
+    nilearn looks for them in each cluster alone, the rest of the map zeroed:
+    here a neighbour from another cluster (clusters are face-connected, so they
+    can touch diagonally) counts as zero, which is the same. Borders are
+    mirrored, as ``ndimage.maximum_filter``'s default mode does.
+    """
+
+    def __init__(self, score, labels, voxels, which):
+        shape = np.array(score.shape)
+        steps = np.array([shape[1] * shape[2], shape[2], 1])
+        flat_score = np.ascontiguousarray(score).ravel()
+        flat_labels = np.ascontiguousarray(labels).ravel()
+        inside = voxels.min() > 0 and bool(np.all(voxels.max(axis=0) < shape - 1))
+        here = voxels @ steps
+        values = flat_score[here]
+        top, low = values.copy(), values.copy()
+        for step, neighbour in zip(NEIGHBOURS @ steps, NEIGHBOURS, strict=True):
+            if inside:
+                near = here + step
+            else:  # clipping a neighbour one voxel past the border onto it is what mirroring does
+                near = np.clip(voxels + neighbour, 0, shape - 1) @ steps
+            around = np.where(flat_labels[near] == which, flat_score[near], 0)
+            np.maximum(top, around, out=top)
+            np.minimum(low, around, out=low)
+        is_max = (values >= top) & (top > low)
+        self.ijk, self.values, self.which = voxels[is_max], values[is_max], which[is_max]
+        order = np.argsort(self.which, kind="stable")
+        self.ijk, self.values, self.which = self.ijk[order], self.values[order], self.which[order]
+        self.starts = np.searchsorted(self.which, np.arange(1, int(which.max()) + 2))
+
+    def of(self, label: int, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cluster's maxima (voxel indices in the map, values), plateaus merged at their centre of mass."""
+        part = slice(self.starts[label - 1], self.starts[label])
+        return merged_plateaus(self.ijk[part] + offset, self.values[part])
+
+
+def merged_plateaus(ijk: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Face-touching maxima are one plateau, placed at its rounded (value-weighted) centre of mass, as nilearn
+    does; NaN when that falls outside the plateau (a ring). Maxima are usually isolated voxels, so the
+    labelling runs only when two touch.
+    """
+    if len(ijk) < 2 or not touching(ijk):
+        return ijk, values.astype(np.float64)
+    origin = ijk.min(axis=0) - 1
+    grid = np.zeros(ijk.max(axis=0) - origin + 2, dtype=np.float32)
+    grid[tuple((ijk - origin).T)] = values
+    plateaus, n = ndimage.label(grid > 0)
+    # Rounded in the map's own coordinates: numpy rounds halves to even, so the offset matters.
+    found = np.round(centres_of_mass(grid, plateaus, n) + origin).astype(np.int64) - origin
+    values = grid[tuple(found.T)].astype(np.float64)
+    values[plateaus[tuple(found.T)] == 0] = np.nan
+    return found + origin, values
+
+
+def touching(ijk: np.ndarray) -> bool:
+    keys = set(map(tuple, ijk.tolist()))
+    return any((i + di, j + dj, k + dk) in keys for i, j, k in keys
+               for di, dj, dk in ((1, 0, 0), (0, 1, 0), (0, 0, 1)))
+
+
+def centres_of_mass(weights: np.ndarray, plateaus: np.ndarray, n: int) -> np.ndarray:
+    """``ndimage.center_of_mass`` of each labelled plateau (n x 3), from its voxels alone."""
+    voxels = np.argwhere(plateaus)
+    which = plateaus[tuple(voxels.T)]
+    mass = weights[tuple(voxels.T)].astype(np.float64)
+    total = np.bincount(which, weights=mass, minlength=n + 1)[1:]
+    return np.stack([np.bincount(which, weights=mass * voxels[:, a], minlength=n + 1)[1:] / total
+                     for a in range(3)], axis=1)
+
+
+def peaks_of(ijk, values, cluster_voxels, score_at, affine) -> dict:
+    """The peak and sub-peaks: strongest first, each more than 8 mm from a kept stronger one (nilearn's paring).
+
+    A cluster whose maxima all fall outside it (a flat ring) gets its first strongest voxel as its peak.
+    """
+    if len(values) > 1:
+        order = (-values).argsort(kind="stable")
+        ijk, values = ijk[order], values[order]
+        ijk = ijk[pare(ijk @ affine[:3, :3].T + affine[:3, 3]) & np.isfinite(values)]
+    elif len(values) and not np.isfinite(values[0]):
+        ijk = ijk[:0]
+    if not len(ijk):
+        inside = score_at(cluster_voxels)
+        ijk = cluster_voxels[[int(np.argmax(inside))]]
+    ijk = ijk[:1 + MAX_SUBPEAKS]
+    points = [{"voxel": voxel, "mm": mm}
+              for voxel, mm in zip(ijk.tolist(), (ijk @ affine[:3, :3].T + affine[:3, 3]).tolist(), strict=True)]
+    return {"peak": points[0], "subpeaks": points[1:]}
+
+
+def pare(xyz: np.ndarray, wanted: int = 1 + MAX_SUBPEAKS) -> np.ndarray:
+    """nilearn's ``_pare_subpeaks``, quirk included, stopping once ``wanted`` peaks are kept.
+
+    nilearn lets each kept peak decide anew whether every weaker one stays, so
+    a peak's fate is decided by the last kept peak before it: one pass, not
+    one per peak (a big cluster of a noisy map has thousands of maxima).
+    """
+    keep = np.zeros(len(xyz), dtype=bool)
+    if not len(xyz):
+        return keep
+    keep[0], last, kept = True, xyz[0], 1
+    limit = MIN_DISTANCE_MM ** 2
+    for j in range(1, len(xyz)):
+        if kept == wanted:
+            break
+        if ((xyz[j] - last) ** 2).sum() > limit:
+            keep[j], last, kept = True, xyz[j], kept + 1
     return keep
 
 
-def labelled(rows: list[dict], affine: np.ndarray, shape, not_mni: bool) -> dict:
+def labelled(rows: list[dict], not_mni: bool) -> dict:
     """Add region names to every peak and each cluster's share of voxels per region; say why when there are none.
 
-    Rows carry their voxels' coordinates (``voxels_mm``) only until here.
+    Rows carry their voxels' coordinates (``members``) only until here.
     """
     note = labels_unavailable(not_mni)
     if note is None and rows:
-        add_labels(rows, affine)
+        add_labels(rows)
     for row in rows:
-        del row["voxels_mm"]
+        del row["members"]
     if note:
         return {"atlases": [], "labels_note": note}
     return {"atlases": [{"key": a.key, "title": a.title, "citation": a.citation} for a in atlases.ATLASES],
@@ -222,25 +354,35 @@ def labels_unavailable(not_mni: bool) -> str | None:
     return None
 
 
-def add_labels(rows: list[dict], affine: np.ndarray) -> None:
+def add_labels(rows: list[dict]) -> None:
+    """One atlas lookup for every peak and one for every clustered voxel, per atlas."""
+    points = [point for row in rows for point in (row["peak"], *row["subpeaks"])]
+    members = np.concatenate([row["members"] for row in rows])
+    owner = np.repeat(np.arange(len(rows)), [len(row["members"]) for row in rows])
+    for point in points:
+        point["regions"] = {}
     for row in rows:
-        for point in (row["peak"], *row["subpeaks"]):
-            point["regions"] = point_regions(np.array([point["mm"]]))
-        row["regions"] = cluster_regions(row["voxels_mm"])
-
-
-def point_regions(points_mm: np.ndarray) -> dict[str, str | None]:
-    return {a.key: atlases.name_of(a.key, atlases.labels_at(a.key, points_mm)[0]) for a in atlases.ATLASES}
-
-
-def cluster_regions(points_mm: np.ndarray) -> dict[str, list[dict]]:
-    """Per atlas, the regions holding at least MIN_REGION_SHARE of the cluster's voxels, largest share first."""
-    out = {}
+        row["regions"] = {}
     for atlas in atlases.ATLASES:
-        found = atlases.labels_at(atlas.key, points_mm)
-        ids, counts = np.unique(found[found > 0], return_counts=True)
-        shares = counts / max(len(points_mm), 1)
-        order = (-shares).argsort(kind="stable")
-        out[atlas.key] = [{"name": atlases.name_of(atlas.key, ids[i]), "share": round(float(shares[i]), 3)}
-                          for i in order[:MAX_REGIONS] if shares[i] >= MIN_REGION_SHARE]
-    return out
+        at_points = atlases.labels_at(atlas.key, np.array([point["mm"] for point in points]))
+        for point, label in zip(points, at_points, strict=True):
+            point["regions"][atlas.key] = atlases.name_of(atlas.key, label)
+        shares = region_shares(owner, atlases.labels_at(atlas.key, members), len(rows))
+        for row, found in zip(rows, shares, strict=True):
+            row["regions"][atlas.key] = [{"name": atlases.name_of(atlas.key, label), "share": share}
+                                         for label, share in found]
+
+
+def region_shares(owner: np.ndarray, labels: np.ndarray, n_rows: int) -> list[list[tuple[int, float]]]:
+    """Per cluster, (region label, share of its voxels) for regions with at least MIN_REGION_SHARE, largest first."""
+    sizes = np.bincount(owner, minlength=n_rows)
+    named = labels > 0
+    span = int(labels.max()) + 1 if labels.size else 1
+    keys, counts = np.unique(owner[named].astype(np.int64) * span + labels[named], return_counts=True)
+    out = [[] for _ in range(n_rows)]
+    for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+        row, label = divmod(key, span)
+        share = count / sizes[row]
+        if share >= MIN_REGION_SHARE:
+            out[row].append((label, round(share, 3)))
+    return [sorted(found, key=lambda item: -item[1])[:MAX_REGIONS] for found in out]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import clusters, nifti, render, similarity, slices, stats, thresholds, viewer
+from . import clusters, nifti, render, similarity, slices, stats, viewer
 
 
 @dataclass
@@ -41,14 +41,15 @@ class _Gathered:
 
 def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSED_BYTES,
             max_array_bytes: int = nifti.DEFAULT_MAX_ARRAY_BYTES, viewer_budget: int = viewer.DEFAULT_BUDGET_BYTES,
-            volumes_sink=None, map_type: str | None = None) -> Analysis:
+            volumes_sink=None, map_type: str | None = None, with_clusters: bool = True) -> Analysis:
     """Check, measure and render a file in one streaming pass; raises ``nifti.InvalidNifti`` for a bad file.
 
     The viewer's copies are cut in the same pass (``files``); volumes served one by one
     are written to ``volumes_sink`` when the series needs them (``numbers["viewer"]`` says).
     The thumbnails follow ``map_type`` (the uploader's, or the inferred one for
     "Other"): its threshold, outlines or labels, over the MNI template unless
-    the statistics say the map is not in MNI space.
+    the statistics say the map is not in MNI space, at the threshold of the
+    cluster table (``with_clusters`` False leaves it out, for benchmarks).
     """
     with nifti.open_series(path, max_decompressed_bytes=max_decompressed_bytes,
                            max_array_bytes=max_array_bytes) as series:
@@ -66,7 +67,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
                                             volumes=summary.volumes if is_series else None)
     report_dict = report.to_dict()
     shown = slices.shown_type(map_type, numbers)
-    numbers.update(cluster_numbers(gathered.first, affine, report_dict, numbers, shown))
+    if with_clusters:
+        numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown))
     pictures = render.render_all(gathered.first, affine, map_type=shown, mni=not numbers.get("not_mni"),
                                  threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict))
     vector = similarity_vector(gathered.first, affine, shown, numbers)
@@ -137,15 +139,6 @@ def series_facts(report: dict, shape) -> dict:
     zooms = report.get("zooms") or []
     tr = zooms[3] if len(zooms) > 3 and isinstance(zooms[3], (int, float)) and zooms[3] > 0 else None
     return {"n_volumes": int(shape[3]), "tr": tr, "time_unit": (report.get("units") or {}).get("time", "unknown")}
-
-
-def cluster_numbers(volume: np.ndarray, affine: np.ndarray, report: dict, numbers: dict, map_type: str) -> dict:
-    """The threshold and the cluster table (``stats["threshold"]``, ``stats["clusters"]``) for the shown type.
-
-    The slices and the glass brain are then drawn at this same threshold.
-    """
-    return clusters.for_map(volume, affine, map_type=map_type, is_thresholded=bool(numbers.get("is_thresholded")),
-                            dof=thresholds.dof_from_report(report), not_mni=bool(numbers.get("not_mni")))
 
 
 def similarity_vector(volume: np.ndarray, affine: np.ndarray, map_type: str, numbers: dict) -> np.ndarray | None:

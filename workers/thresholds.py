@@ -108,7 +108,12 @@ def _dof_text(dof) -> str:
 
 
 def _equivalent_of_z(map_type: str, dof) -> float | None:
-    """The T/F/chi-squared value with the same upper-tail probability as z = 3.1, when dof make sense."""
+    """The T/F/chi-squared value with the same upper-tail probability as z = 3.1, when dof make sense.
+
+    scipy.stats is imported only then: its import takes a second or more, once per worker process.
+    """
+    if map_type not in ("T", "X2", "F") or dof is None:
+        return None
     from scipy import stats as distributions
 
     p = float(distributions.norm.sf(Z_LEVEL))

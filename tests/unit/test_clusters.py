@@ -70,6 +70,24 @@ def test_peaks_and_subpeaks_equal_nilearns():
         assert (value > 0) == (sign == "+")
 
 
+def test_noisy_map_at_its_percentile_equals_nilearn_cluster_for_cluster():
+    """Many small clusters touching diagonally, plateaus of equal values: nilearn searches each cluster alone."""
+    from scipy import ndimage
+
+    noise = np.random.default_rng(3).normal(0, 1, (30, 34, 28))
+    data = np.round(ndimage.gaussian_filter(noise, 0.7) * 4, 1).astype(np.float32)  # equal neighbours: plateaus
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    threshold = thresholds.choose("Other", data)
+    table = clusters.cluster_table(data, affine, threshold, max_clusters=10_000, not_mni=True)
+    assert table["n_found"] > 100 and not table["truncated"]
+    theirs = nilearn_rows(data, affine, threshold.value - 1e-6, True)
+    theirs = [row for row in theirs if np.isfinite(row[2])]
+    ours = [(tuple(point["mm"]), point["value"])
+            for row in table["clusters"] for point in (row["peak"], *row["subpeaks"])]
+    assert len(ours) == len(theirs)
+    assert sorted(ours) == sorted((mm, pytest.approx(value)) for _, mm, value in theirs)
+
+
 def test_nothing_above_threshold_gives_an_empty_table_that_says_so():
     data, affine = blob_map([(LEFT_AMYGDALA, 2.0)])
     table = table_of(data, affine)
@@ -135,3 +153,25 @@ def test_p_maps_cluster_their_small_values():
     assert len(table["clusters"]) == 1
     assert table["clusters"][0]["peak"]["value"] == pytest.approx(float(p.min()))
     assert np.abs(np.array(table["clusters"][0]["peak"]["mm"]) - LEFT_AMYGDALA).max() <= 2.0
+
+
+@pytest.mark.parametrize("map_type, kwargs", [("Z", {}), ("T", {"dof": 20}), ("T", {}), ("Other", {}),
+                                              ("P", {}), ("Z", {"is_thresholded": True}), ("R", {})])
+def test_threshold_from_the_extremes_equals_the_one_from_every_value(map_type, kwargs):
+    data, _ = blob_map(THREE_BLOBS, noise=0.5)
+    values = data[data != 0]
+    extremes = (float(values.min()), float(values.max()))
+    assert clusters.chosen_threshold(map_type, data, extremes, **kwargs) == thresholds.choose(map_type, data,
+                                                                                              **kwargs)
+
+
+def test_paring_equals_nilearns_quirky_rule():
+    """nilearn: each kept peak re-decides every weaker one, so a dropped peak can come back."""
+    xyz = np.array([[0, 0, 0], [6, 0, 0], [12, 0, 0], [13, 0, 0], [30, 0, 0], [31, 0, 0], [50, 0, 0]], float)
+    keep = np.ones(len(xyz), dtype=bool)
+    for i in range(len(xyz)):
+        for j in range(i + 1, len(xyz)):
+            if keep[i]:
+                keep[j] = np.sqrt(((xyz[i] - xyz[j]) ** 2).sum()) > 8.0
+    assert clusters.pare(xyz, wanted=len(xyz)).tolist() == keep.tolist()
+    assert clusters.pare(xyz).sum() == 4

@@ -43,8 +43,8 @@ def kept_comparison(image, other):
     """The artifacts of this pair, by name, when all exist and are newer than both maps' results; else None."""
     wanted = kinds(other.id)
     found = {name: image.artifact(kind) for name, (kind, _) in wanted.items()}
-    newest = max(moment for moment in (image.ready_at, other.ready_at) if moment is not None)
-    if any(artifact is None or artifact.created_at < newest for artifact in found.values()):
+    newest = max((moment for moment in (image.ready_at, other.ready_at) if moment is not None), default=None)
+    if any(artifact is None or (newest and artifact.created_at < newest) for artifact in found.values()):
         return None
     return found
 
