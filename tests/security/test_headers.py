@@ -18,7 +18,10 @@ PAGE_ARGS = {
     "token_id": None,
     "upload_id": None,
     "user_id": "owner",
+    "other_id": "public_image",
 }
+#: Route arguments that are names or numbers of their own rather than ids of the world's objects.
+FIXED_ARGS = {"picture": "scatter", "index": 0, "search_id": "0" * 32}
 
 
 def get_pages(app, world):
@@ -33,6 +36,8 @@ def get_pages(app, world):
                 values[arg] = "css/site.css" if rule.endpoint == "static" else "missing.css"
             elif arg == "kind":
                 values[arg] = "glass_brain"
+            elif arg in FIXED_ARGS:
+                values[arg] = FIXED_ARGS[arg]
             elif arg == "token":
                 values[arg] = world.ids["share_token"] if rule.endpoint == "collections.shared" else "bogus-token"
             else:
