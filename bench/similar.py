@@ -11,7 +11,7 @@ top 10 comes from the crowd, whose r differ in the third decimal, the hard case 
 The truth is computed while the vectors are made: r of every query with every stored vector, in
 float64 from the stored float16 values. A child process then opens the index as a web process
 does and answers the queries (``VectorIndex.ranked``: the 16 mm block first pass, a pool of
-``POOLS`` candidates, 200 and the site's default 1,000, then exact r). It reports the median time,
+``POOLS`` candidates, the default 200 and 1,000, then exact r). It reports the median time,
 its peak resident memory (VmHWM, which counts the mapped first-pass file), the time to add one
 map (append + the readers' refresh), recall@10 against the truth and the largest difference
 between a returned r and ``numpy.corrcoef`` over the same voxels. The database's visibility
