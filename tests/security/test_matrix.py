@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import csrf_token
 from webapp.extensions import db, get_storage
-from webapp.models import ApiToken, Artifact, Collection, Image, Report, Upload, User
+from webapp.models import ApiToken, Artifact, Collection, Image, Report, SimilaritySearch, Upload, User
 from webapp.storage import artifact_key, new_key
 
 from .conftest import ACTORS, build_world
@@ -96,6 +96,25 @@ MATRIX = {
     ("images.thumbnail", "GET", PRIV):                    (404, 404, 200, 200, 200),
     ("images.slices_png", "GET", PUB):                    (200, 200, 200, 200, 200),
     ("images.slices_png", "GET", PRIV):                   (404, 404, 200, 200, 200),
+    ("images.compare", "GET", PUB):                       (200, 200, 200, 200, 200),
+    ("images.compare", "GET", PRIV):                      (404, 404, 200, 200, 200),
+    ("images.compare_picture", "GET", PUB):               (200, 200, 200, 200, 200),
+    ("images.compare_picture", "GET", PRIV):              (404, 404, 200, 200, 200),
+    ("images.compare_picker", "GET", PUB):                (302, 302, 302, 302, 302),
+    ("images.compare_picker", "GET", PRIV):               (404, 404, 302, 302, 302),
+    ("images.similar", "GET", PUB):                       (200, 200, 200, 200, 200),
+    ("images.similar", "GET", PRIV):                      (404, 404, 200, 200, 200),
+    ("images.viewer_file", "GET", PUB):                   (200, 200, 200, 200, 200),
+    ("images.viewer_file", "GET", PRIV):                  (404, 404, 200, 200, 200),
+    # the world's maps are 3D: no volume is served alone to anyone (tests/app/test_viewer_files.py has series)
+    ("images.volume", "GET", PUB):                        (404, 404, 404, 404, 404),
+    ("images.volume", "GET", PRIV):                       (404, 404, 404, 404, 404),
+    ("images.volume_by_offset", "GET", PUB):              (404, 404, 404, 404, 404),
+    ("images.volume_by_offset", "GET", PRIV):             (404, 404, 404, 404, 404),
+    # search by file (signed-in users; a search is its user's alone)
+    ("similar.search", "GET", None):                      (LOGIN, 200, 200, 200, LOGIN),
+    ("similar.search", "POST", None):                     (LOGIN, 302, 302, 302, LOGIN),
+    ("similar.answer", "GET", "owner's search"):          (LOGIN, 404, 200, 404, LOGIN),
     ("images.reprocess", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
     ("images.reprocess", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
     ("images.delete", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),
@@ -133,6 +152,10 @@ MATRIX = {
     ("api.image_file", "GET", PRIV):                      (404, 404, 200, 200, 200),
     ("api.image_thumbnail", "GET", PUB):                  (200, 200, 200, 200, 200),
     ("api.image_thumbnail", "GET", PRIV):                 (404, 404, 200, 200, 200),
+    ("api.image_similar", "GET", PUB):                    (200, 200, 200, 200, 200),
+    ("api.image_similar", "GET", PRIV):                   (404, 404, 200, 200, 200),
+    ("api.similar_search", "POST", None):                 (401, 200, 200, 200, 401),
+    ("api.similar_search_detail", "GET", "owner's search"): (401, 404, 200, 404, 401),
     # tus resumable uploads (an upload belongs to the user who started it, admin included)
     ("tus.create", "POST", PUB):                          (401, 403, 201, 201, 401),
     ("tus.create", "POST", PRIV):                         (401, 404, 201, 201, 401),
@@ -369,6 +392,7 @@ class Asker:
             "ask_images_detail": "", "ask_images_status": "/status", "ask_images_download": "/file",
             "ask_images_thumbnail": "/thumbnails/glass_brain.png", "ask_images_reprocess": "/reprocess",
             "ask_images_delete": "/delete", "ask_images_slices_png": "/slices.png?axis=z",
+            "ask_images_similar": "/similar", "ask_images_compare_picker": "/compare",
         }
         if name in images:
             return self.image_page(images[name])
@@ -380,6 +404,61 @@ class Asker:
             return self.page(actor, method, f"/images/{image_id}{suffix}")
 
         return ask
+
+    def ask_images_compare(self, method, target, actor):
+        """A map compared with itself: both sides are the target's, so the answer is about that map alone."""
+        _, image_id, _ = self.objects(target, method, actor)
+        return self.page(actor, method, f"/images/{image_id}/compare/{image_id}")
+
+    def ask_images_compare_picture(self, method, target, actor):
+        _, image_id, _ = self.objects(target, method, actor)
+        return self.page(actor, method, f"/images/{image_id}/compare/{image_id}/scatter.png")
+
+    def ask_images_viewer_file(self, method, target, actor):
+        """The viewer's copy of the map (a stored artifact, as the worker writes for large maps)."""
+        _, image_id, _ = self.objects(target, method, actor)
+        with self.app.app_context():
+            if db.session.get(Image, image_id).artifact("viewer") is None:
+                stored = get_storage().put_bytes(artifact_key(image_id, "viewer", "nii.gz"), b"\x1f\x8b viewer")
+                db.session.add(Artifact(image_id=image_id, kind="viewer", storage_key=stored.key,
+                                        content_type="application/gzip", size=stored.size))
+                db.session.commit()
+        return self.page(actor, method, f"/images/{image_id}/files/viewer.nii.gz")
+
+    def ask_images_volume(self, method, target, actor):
+        _, image_id, _ = self.objects(target, method, actor)
+        return self.page(actor, method, f"/images/{image_id}/volumes/0.nii.gz")
+
+    def ask_images_volume_by_offset(self, method, target, actor):
+        _, image_id, _ = self.objects(target, method, actor)
+        return self.page(actor, method, f"/images/{image_id}/volumes/0.nii")
+
+    def owners_search_id(self):
+        """A finished search by file of the owner's (the row alone: its file is gone once answered)."""
+        with self.app.app_context():
+            search = SimilaritySearch(user_id=self.world.ids["owner"], filename="mine.nii.gz",
+                                      status=SimilaritySearch.READY, results=[])
+            db.session.add(search)
+            db.session.commit()
+            return search.id
+
+    def ask_similar_search(self, method, target, actor):
+        data = {"file": (io.BytesIO(TINY_UPLOAD), "tiny.nii")} if method == "POST" else None
+        return self.page(actor, method, "/similar/", data=data,
+                         content_type="multipart/form-data" if method == "POST" else None)
+
+    def ask_similar_answer(self, method, target, actor):
+        return self.page(actor, method, f"/similar/{self.owners_search_id()}")
+
+    def ask_api_similar_search(self, method, target, actor):
+        return self.api(actor, method, "/api/similar/", content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(TINY_UPLOAD), "tiny.nii")})
+
+    def ask_api_similar_search_detail(self, method, target, actor):
+        return self.api(actor, method, f"/api/similar/{self.owners_search_id()}/")
+
+    def ask_api_image_similar(self, *a):
+        return self.api_image("similar/")(*a)
 
     def ask_collections_shared(self, method, target, actor):
         """Opening a share link grants the session read access: a fresh collection's, so the world's stays unseen."""
