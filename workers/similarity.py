@@ -43,7 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from workers.mni import mni_brain_mask, resample_linear
+from workers.mni import mni_brain_mask
 
 MASK_RESOLUTION_MM = 4
 MIN_COMMON_VOXELS = 100
@@ -96,13 +96,37 @@ def on_mask(data: np.ndarray, affine: np.ndarray) -> np.ndarray:
     volume = volume.reshape(volume.shape[:3])
     present = np.isfinite(volume) & (volume != 0)
     filled = np.where(present, volume, 0).astype(np.float32)
-    mask, mask_affine = mask_grid()
     affine = np.asarray(affine, dtype=np.float64)
-    weight = resample_linear(present.astype(np.float32), affine, mask.shape, mask_affine)[mask]
-    summed = resample_linear(filled, affine, mask.shape, mask_affine)[mask]
+    weight = sampled_at_mask(present.astype(np.float32), affine)
+    summed = sampled_at_mask(filled, affine)
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(weight >= MIN_PRESENT_WEIGHT, summed / weight, np.nan)
     return values.astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def mask_points_mm() -> np.ndarray:
+    """The millimetre coordinates of the mask's voxel centres (3 x voxels)."""
+    mask, mask_affine = mask_grid()
+    ijk = np.argwhere(mask).T.astype(np.float64)
+    points = mask_affine[:3, :3] @ ijk + mask_affine[:3, 3:4]
+    points.setflags(write=False)
+    return points
+
+
+def sampled_at_mask(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """``volume`` interpolated (trilinear) at the mask's voxel centres only, NaN outside its field of view.
+
+    As ``workers.mni.resample_linear`` onto the mask's grid, read at the mask (a centre within half a
+    voxel of the border takes the border's value), at a quarter of the cost: only the brain's voxels.
+    """
+    from scipy.ndimage import map_coordinates
+
+    inverse = np.linalg.inv(affine)
+    coords = (inverse[:3, :3] @ mask_points_mm() + inverse[:3, 3:4]).astype(np.float32)
+    values = map_coordinates(volume, coords, order=1, mode="nearest", prefilter=False)
+    inside = np.all((coords > -0.5) & (coords < np.array(volume.shape, np.float32)[:, None] - 0.5), axis=0)
+    return np.where(inside, values, np.nan).astype(np.float32)
 
 
 def represent(data: np.ndarray, affine: np.ndarray, *, map_type: str | None = None,

@@ -190,3 +190,14 @@ def test_first_pass_then_exact_r_gives_the_exact_top_k():
     assert top.rows[0] == 17
     assert list(top.rows[:10]) == list(np.argsort(-exact)[:10])
     assert np.allclose(top.r[:10], exact[top.rows[:10]], atol=1e-3)
+
+
+def test_sampling_at_the_mask_equals_resampling_the_grid_then_masking():
+    from workers.mni import resample_linear
+
+    mask, mask_affine = mni_brain_mask(4)
+    affine = mni_affine(3.0)
+    affine[:3, 3] += [1.3, -2.1, 0.7]
+    volume = np.random.default_rng(5).standard_normal((60, 70, 55)).astype(np.float32)
+    expected = resample_linear(volume, affine, mask.shape, mask_affine)[mask]
+    assert np.allclose(similarity.sampled_at_mask(volume, affine), expected, equal_nan=True, atol=1e-4)
