@@ -114,3 +114,16 @@ def table(rows: list[Row]) -> str:
     out = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |" for line in lines]
     out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
+
+
+def figure_main(description: str, run: Callable[[], list], child: Callable[[str, str], dict], argv=None) -> None:
+    """A figure's command line: its table, or with ``--child KIND PATH`` one measurement as JSON (``run_child``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"))
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    print(table(run()))

@@ -14,8 +14,6 @@ measured in a child process per map (``python -m bench.processing --child``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from bench.common import MIB, Row, median_times, peak_rss_bytes, quick, run_child
+from bench.common import MIB, Row, figure_main, median_times, peak_rss_bytes, quick, run_child
 
 FIGURE = "1 processing"
 FLOOR_GOAL = 2.0
@@ -229,15 +227,7 @@ def run() -> list[Row]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"))
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(*args.child)))
-        return
-    from bench.common import table
-
-    print(table(run()))
+    figure_main(__doc__, run, child, argv)
 
 
 if __name__ == "__main__":

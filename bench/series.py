@@ -13,8 +13,6 @@ scanners write them), 91 x 109 x 91 volumes; quick mode uses a few MiB.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import MIB, Row, peak_rss_bytes, quick, run_child
+from bench.common import MIB, Row, figure_main, peak_rss_bytes, quick, run_child
 
 FIGURE = "6 large series"
 SHAPE = (91, 109, 91)
@@ -139,15 +137,7 @@ def run() -> list[Row]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"))
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(child(*args.child)))
-        return
-    from bench.common import table
-
-    print(table(run()))
+    figure_main(__doc__, run, child, argv)
 
 
 if __name__ == "__main__":

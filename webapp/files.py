@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .extensions import db, get_storage
 from .models import Image
+from .storage import SizedReader
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -74,7 +75,7 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, spa
     return response
 
 
-class StoredSlice(io.RawIOBase):
+class StoredSlice(SizedReader):
     """``prefix`` then bytes [start, start + length) of an opened stored object, as a seekable file of their own."""
 
     def __init__(self, handle, start, length, prefix=b""):
@@ -86,18 +87,8 @@ class StoredSlice(io.RawIOBase):
         self._position = 0
         handle.seek(start)
 
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def tell(self):
-        return self._position
-
     def seek(self, offset, whence=io.SEEK_SET):
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
-        self._position = min(max(base + offset, 0), self.size)
+        self._position = min(self.target(offset, whence), self.size)
         self._handle.seek(self._start + max(self._position, len(self._prefix)))
         return self._position
 

@@ -394,7 +394,32 @@ def s3_errors(key):
         raise OSError(f"S3 unavailable for {key}: {exc}") from exc
 
 
-class S3Reader(io.RawIOBase):
+class SizedReader(io.RawIOBase):
+    """A read-only, seekable file of a known ``size`` whose subclasses fetch bytes from where ``_position`` is.
+
+    Shared by the S3 reader and the web tier's slices of stored objects, so ``send_file``
+    and ``Range`` requests see one behaviour: a position past the end reads nothing.
+    """
+
+    size = 0
+    _position = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._position
+
+    def target(self, offset, whence):
+        """The position a ``seek(offset, whence)`` asks for, never before the start."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        return max(base + offset, 0)
+
+
+class S3Reader(SizedReader):
     """A seekable, read-only view of one S3 object that streams its body and re-asks for a range after a seek.
 
     ``send_file`` reads it in chunks (nothing is held in memory), and a ``Range``
@@ -410,18 +435,8 @@ class S3Reader(io.RawIOBase):
         self._body = first_response["Body"]
         self._position = 0
 
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def tell(self):
-        return self._position
-
     def seek(self, offset, whence=io.SEEK_SET):
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
-        position = max(base + offset, 0)
+        position = self.target(offset, whence)
         if position != self._position:
             self._drop_body()
             self._position = position

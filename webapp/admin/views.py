@@ -211,14 +211,19 @@ def given_reason():
     return reason
 
 
-@bp.route("/images/<int:image_id>/unpublish", methods=["POST"])
-def image_unpublish(image_id):
-    image = row_or_404(Image, image_id)
+def take_down(action, row, done, listing):
+    """Unpublish or delete with the reason the owner is emailed; without a reason nothing is done."""
     reason = given_reason()
     if reason:
-        unpublish_image(image, reason)
-        flash(f"Map {image.id} unpublished; its owner was emailed.", "success")
-    return back("admin.images")
+        action(row, reason)
+        flash(done, "success")
+    return back(listing)
+
+
+@bp.route("/images/<int:image_id>/unpublish", methods=["POST"])
+def image_unpublish(image_id):
+    return take_down(unpublish_image, row_or_404(Image, image_id),
+                     f"Map {image_id} unpublished; its owner was emailed.", "admin.images")
 
 
 @bp.route("/images/<int:image_id>/republish", methods=["POST"])
@@ -230,12 +235,8 @@ def image_republish(image_id):
 
 @bp.route("/images/<int:image_id>/delete", methods=["POST"])
 def image_delete(image_id):
-    image = row_or_404(Image, image_id)
-    reason = given_reason()
-    if reason:
-        delete_image_for(image, reason)
-        flash(f"Map {image_id} deleted; its owner was emailed.", "success")
-    return back("admin.images")
+    return take_down(delete_image_for, row_or_404(Image, image_id),
+                     f"Map {image_id} deleted; its owner was emailed.", "admin.images")
 
 
 # collections ---------------------------------------------------------------------------------
@@ -254,12 +255,8 @@ def collections():
 
 @bp.route("/collections/<int:collection_id>/unpublish", methods=["POST"])
 def collection_unpublish(collection_id):
-    collection = row_or_404(Collection, collection_id)
-    reason = given_reason()
-    if reason:
-        unpublish_collection(collection, reason)
-        flash(f"Collection {collection.id} unpublished; its owner was emailed.", "success")
-    return back("admin.collections")
+    return take_down(unpublish_collection, row_or_404(Collection, collection_id),
+                     f"Collection {collection_id} unpublished; its owner was emailed.", "admin.collections")
 
 
 @bp.route("/collections/<int:collection_id>/republish", methods=["POST"])
@@ -271,12 +268,8 @@ def collection_republish(collection_id):
 
 @bp.route("/collections/<int:collection_id>/delete", methods=["POST"])
 def collection_delete(collection_id):
-    collection = row_or_404(Collection, collection_id)
-    reason = given_reason()
-    if reason:
-        delete_collection_for(collection, reason)
-        flash(f"Collection {collection_id} deleted; its owner was emailed.", "success")
-    return back("admin.collections")
+    return take_down(delete_collection_for, row_or_404(Collection, collection_id),
+                     f"Collection {collection_id} deleted; its owner was emailed.", "admin.collections")
 
 
 # uploads and reports -------------------------------------------------------------------------
