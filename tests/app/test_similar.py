@@ -141,6 +141,7 @@ def test_image_page_shows_the_top_maps_and_the_more_page_filters(app, client, fo
     assert "Similar maps" in page
     assert page.index(f'data-image-id="{four["copy"]}"') < page.index(f'data-image-id="{four["negative"]}"')
     assert f"/images/{four['base']}/similar" in page
+    assert f'href="/images/{four["base"]}/compare/{four["copy"]}"' in page
     more = client.get(f"/images/{four['base']}/similar").get_data(as_text=True)
     assert "r = +" in more and "r = -1.00" in more
     none = client.get(f"/images/{four['base']}/similar?map_type=T").get_data(as_text=True)
