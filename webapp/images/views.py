@@ -112,7 +112,7 @@ def mean_over_time(stats):
 
 
 #: The CSS width each thumbnail is shown at; one drawn at least 1.5 times wider is for high-density screens.
-THUMBNAIL_WIDTHS = {"glass_brain": 480, "ortho": 600, "axial_mosaic": 600, "mosaic": 600}
+THUMBNAIL_WIDTHS = {"glass_brain": 480, "ortho": 600, "axial_mosaic": 600, "mosaic": 600, "tmean": 600, "tsnr": 600}
 
 
 def shown_size(artifact):
