@@ -32,7 +32,7 @@ class Caller:
 
 
 def similar_ids(get, image_id):
-    answer = get(f"/api/images/{image_id}/similar/")
+    answer = get(f"/api/images/{image_id}/similar/?limit=1000")
     assert answer.status_code == 200, answer.text
     return [row["id"] for row in answer.json()["results"]]
 
@@ -56,7 +56,9 @@ def test_similar_maps_live(live_site, tmp_path):
         assert live_site.wait_for_final(image_id).status == "ready"
 
     anonymous = lambda path: requests.get(live_site.url + path, timeout=60)  # noqa: E731
-    assert similar_ids(anonymous, ids["base"]) == [ids["copy"], ids["unrelated"], ids["negative"]]
+    # the live site is shared with the other end-to-end tests: only this test's maps are ranked here
+    ours = lambda ranked: [i for i in ranked if i in ids.values()]  # noqa: E731
+    assert ours(similar_ids(anonymous, ids["base"])) == [ids["copy"], ids["unrelated"], ids["negative"]]
     page = anonymous(f"/images/{ids['base']}").text
     assert "Similar maps" in page and f'data-image-id="{ids["copy"]}"' in page
 
@@ -79,7 +81,7 @@ def test_similar_maps_live(live_site, tmp_path):
     # a deleted map is gone
     assert requests.delete(f"{live_site.url}/api/images/{ids['copy']}/", headers=owner.headers,
                            timeout=60).status_code == 204
-    assert similar_ids(anonymous, ids["base"]) == [ids["unrelated"], ids["negative"]]
+    assert ours(similar_ids(anonymous, ids["base"])) == [ids["unrelated"], ids["negative"]]
 
 
 def test_search_by_file_live(live_site, tmp_path):
