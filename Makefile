@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+ESLINT := node_modules/.bin/eslint
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
@@ -14,7 +15,7 @@ help:
 	@echo "make run        - set up .venv, migrate, start web + one worker on http://localhost:$${PORT:-5000}"
 	@echo "make test       - set up .venv (+ Chromium where apt can install it) and run the whole suite"
 	@echo "make test-fast  - unit and app tests only"
-	@echo "make lint       - ruff"
+	@echo "make lint       - ruff (Python) and ESLint (webapp/static/js, installed from package-lock.json)"
 	@echo "make fuzz       - the NIfTI parser fuzz test with many more cases"
 	@echo "make bench      - benchmarks (ratios against a floor measured in the same run)"
 	@echo "make serve-prod - migrate, gunicorn + WORKERS workers + beat on DATABASE_URL / CELERY_BROKER_URL / MAIL_SERVER"
@@ -54,8 +55,14 @@ test: $(DEV_STAMP) browser
 test-fast: $(DEV_STAMP)
 	$(PY) -m pytest tests/unit tests/app $(PYTEST_ARGS)
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) $(ESLINT)
 	$(BIN)/ruff check webapp workers tests bench run.py celery_worker.py wsgi.py gunicorn.conf.py
+	$(ESLINT) webapp/static/js eslint.config.mjs
+
+# ESLint and its configs at the versions package-lock.json pins; nothing from the registry runs at install time.
+$(ESLINT): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 fuzz: $(DEV_STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest tests/unit tests/security -k fuzz -q -p no:cacheprovider

@@ -8,12 +8,29 @@ from prometheus_folder import use_multiprocess_folder
 
 use_multiprocess_folder()
 
-from celery.signals import worker_init  # noqa: E402
+from celery.signals import setup_logging, worker_init, worker_process_init  # noqa: E402
 
+from webapp import create_app  # noqa: E402
+from webapp.logs import configure_logging  # noqa: E402
 from webapp.metrics import serve_worker_metrics  # noqa: E402
-from workers.celery_app import celery  # noqa: E402
+
+flask_app = create_app()
+celery = flask_app.extensions["celery"]
+
+from webapp.processing.tasks import limit_address_space  # noqa: E402  (and registers the tasks)
 
 
 @worker_init.connect
 def start_metrics_server(**_):
-    serve_worker_metrics(celery.flask_app.config)
+    serve_worker_metrics(flask_app.config)
+
+
+@worker_process_init.connect
+def limit_child_memory(**_):
+    limit_address_space(flask_app.config.get("WORKER_ADDRESS_SPACE_MB", 0))
+
+
+@setup_logging.connect
+def use_the_sites_logging(**_):
+    """Celery leaves logging alone when this signal has a receiver: the worker logs like the web tier."""
+    configure_logging(flask_app.config["LOG_LEVEL"])

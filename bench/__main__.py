@@ -16,6 +16,7 @@ FIGURES = {
     "uploads": "bench.uploads",
     "series": "bench.series",
     "similar": "bench.similar",
+    "archives": "bench.archives",
 }
 
 

@@ -89,7 +89,7 @@ def make_maps(folder: Path, small: bool) -> dict[str, Path]:
 # what is timed
 
 def ours(path, map_type=MAP_TYPE, with_clusters=True) -> dict:
-    """The worker's pure steps, as ``workers.tasks.analyse`` runs them (without its Flask config): one
+    """The worker's pure steps, as ``webapp.processing.tasks.analyse`` runs them (without its Flask config): one
     streaming pass, volume by volume.
 
     The map is uploaded as a Z map (its cluster table at |z| >= 3.1); as "Other" the table is at the 95th
@@ -106,14 +106,25 @@ def ours_without_clusters(path) -> dict:
     return ours(path, with_clusters=False)
 
 
-def on_demand_slice(path) -> bytes:
-    """What ``/images/<id>/slices.png?axis=z&mm=10`` does on a cache miss: load the file, draw one slice."""
-    from workers import nifti, slices
+def on_demand_slice(path, loaded=None) -> bytes:
+    """What ``/images/<id>/slices.png?axis=z&mm=10`` does on a cache miss: read the first volume, draw one slice.
 
-    report, data = nifti.inspect_and_load(path)
-    threshold = slices.threshold_for(MAP_TYPE, data, {}, report.to_dict())
-    return slices.on_demand(data, np.asarray(report.affine, np.float64), axis=2, mm=10.0,
-                            default_threshold=threshold, map_type=MAP_TYPE)
+    ``loaded`` (affine, volume): the map already in the web process's memory (``ondemand.LoadedMaps``),
+    as for every slice of a map after the first.
+    """
+    from workers import slices
+
+    affine, volume = loaded or first_volume_of(path)
+    threshold = slices.threshold_for(MAP_TYPE, volume, {}, {})
+    return slices.on_demand(volume, affine, axis=2, mm=10.0, default_threshold=threshold, map_type=MAP_TYPE)
+
+
+def first_volume_of(path) -> tuple[np.ndarray, np.ndarray]:
+    """(affine, first volume) as ``webapp.images.ondemand.loaded_map`` reads them."""
+    from workers import nifti
+
+    with nifti.open_series(path) as series:
+        return np.asarray(series.affine, np.float64), next(iter(series.volumes()))
 
 
 def floor(path) -> np.ndarray:
@@ -196,7 +207,11 @@ def rows_for(name: str, path: Path, repeats: int, baseline_repeats: int) -> list
         slice_time = median_times({"slice": lambda: on_demand_slice(path)}, repeats)["slice"]
         rows.append(Row(FIGURE, f"{name}: one on-demand slice, uncached", slice_time, None, "ms", None,
                         f"<= {ON_DEMAND_GOAL_MS:g} ms p50", slice_time * 1000 <= ON_DEMAND_GOAL_MS,
-                        "load the file + one axial slice at 2x"))
+                        "read the first volume + one axial slice at 2x"))
+        loaded = first_volume_of(path)
+        drawn_time = median_times({"slice": lambda: on_demand_slice(path, loaded)}, repeats)["slice"]
+        rows.append(Row(FIGURE, f"{name}: one on-demand slice, map already loaded", drawn_time, None, "ms", None,
+                        note="the next slices of a map: its volume kept by the web process"))
     cold, cold_floor = run_child("bench.processing", "--child", "ours", str(path)), \
         run_child("bench.processing", "--child", "floor", str(path))
     rows.append(Row(FIGURE, f"{name}: first map in a fresh process", cold["seconds"], times["ours"], "ms",

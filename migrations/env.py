@@ -85,6 +85,9 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # The search indexes are SQL the models do not describe (webapp/searchindex.py): autogenerate skips them.
+    from webapp.searchindex import not_search_index
+    conf_args.setdefault("include_object", not_search_index)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -6,9 +6,7 @@ or the session's PostgreSQL database emptied after each test when
 a real web server process and a real Celery worker process (see ``tests/live.py``).
 """
 
-import email
 import os
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,7 @@ from webapp.config import TestConfig
 from webapp.extensions import db
 
 from .databases import drop_postgres_database, fresh_postgres_database
-
-SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
-USES_POSTGRES = SERVER_DATABASE_URL.startswith("postgresql")
+from .helpers import SERVER_DATABASE_URL, USES_POSTGRES, Accounts, read_outbox
 
 
 @pytest.fixture(scope="session")
@@ -85,70 +81,10 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def read_outbox(folder):
-    """The messages in an outbox folder, oldest first, parsed."""
-    paths = sorted(Path(folder).glob("*.eml"))
-    return [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in paths]
-
-
-def message_text(message):
-    """The plain-text body of a parsed message."""
-    part = message.get_body(preferencelist=("plain", "html"))
-    return part.get_content() if part is not None else ""
-
-
 @pytest.fixture
 def outbox(app):
     """A callable returning the app's sent messages so far."""
     return lambda: read_outbox(app.config["MAIL_OUTBOX_DIR"])
-
-
-class Accounts:
-    """Make users (returning their ids) and log them in through the real forms.
-
-    The app fixture pushes no app context around requests (a shared one would
-    share ``g`` between requests); tests read the database inside ``app.app_context()``.
-    """
-
-    def __init__(self, app, client):
-        self.app = app
-        self.client = client
-
-    def create(self, email="researcher@example.org", password="correct horse battery", admin=False):
-        from flask_security import hash_password
-
-        from webapp.models import utcnow
-
-        with self.app.app_context():
-            datastore = self.app.extensions["security"].datastore
-            user = datastore.create_user(email=email, password=hash_password(password), confirmed_at=utcnow())
-            if admin:
-                datastore.add_role_to_user(user, datastore.find_or_create_role("admin"))
-            db.session.commit()
-            return user.id
-
-    def login(self, email="researcher@example.org", password="correct horse battery", client=None):
-        client = client or self.client
-        token = csrf_token(client, "/accounts/login")
-        return client.post(
-            "/accounts/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
-        )
-
-    def logout(self, client=None):
-        client = client or self.client
-        return client.post("/accounts/logout", data={"csrf_token": csrf_token(client, "/")})
-
-
-def csrf_token(client, path):
-    """The CSRF token from a page's form, as a browser would have it."""
-    import re
-
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page
-    )
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
 
 
 @pytest.fixture

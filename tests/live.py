@@ -210,7 +210,7 @@ class LiveSite:
         raise AssertionError(f"image {image_id} is not final after {seconds} s: {self.image(image_id).status}")
 
     def outbox(self):
-        from tests.conftest import read_outbox
+        from tests.helpers import read_outbox
 
         return read_outbox(self.mail_dir)
 

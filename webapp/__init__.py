@@ -5,11 +5,13 @@ from pathlib import Path
 from flask_security import SQLAlchemyUserDatastore
 
 from .config import Config
+from .cookiesession import KeptSignerSessionInterface
 from .email import init_outbox
-from .extensions import celery, csrf, db, mail, migrate, security
-from .incoming import StreamingRequest
+from .extensions import csrf, db, mail, migrate, security
 from .numbers import AsciiIntegerConverter
+from .processing import celery_init_app
 from .storage import storage_from_config
+from .streaming_request import StreamingRequest
 from .urls import BaseUrlFlask
 
 
@@ -20,8 +22,10 @@ def create_app(config=None):
         settings = settings()
     app = BaseUrlFlask(__name__, instance_path=getattr(settings, "INSTANCE_DIR", None) or None)
     app.request_class = StreamingRequest
+    app.session_interface = KeptSignerSessionInterface()
     app.url_map.converters["int"] = AsciiIntegerConverter
     load_settings(app, settings)
+    register_logging(app)
     make_instance_folders(app)
     register_extensions(app)
     register_blueprints(app)
@@ -46,6 +50,12 @@ def load_settings(app, settings):
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"] + 1024 * 1024
 
 
+def register_logging(app):
+    from .logs import init_logging
+
+    init_logging(app)
+
+
 def make_instance_folders(app):
     """Create the folders the embedded defaults write into."""
     for key in ("INSTANCE_DIR", "MAIL_OUTBOX_DIR"):
@@ -56,6 +66,7 @@ def make_instance_folders(app):
 
 def register_extensions(app):
     from .accounts.forms import RegisterForm
+    from .dbpool import watch_pool
     from .models import Role, User, render_migration_type
     from .pagecache import init_page_cache
     from .quota import init_quota
@@ -86,13 +97,14 @@ def register_extensions(app):
     init_quota(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)
+        watch_pool(db.engine)
 
 
 def end_sessions_on_logout(security):
-    """No login tokens from Flask-Security, and a logout that ends the session server-side (``webapp/auth.py``)."""
+    """No login tokens from Flask-Security, and a logout that ends the session server-side (``webapp/callers.py``)."""
     from flask_login import user_logged_out
 
-    from .auth import end_sessions_everywhere, refuse_login_tokens
+    from .callers import end_sessions_everywhere, refuse_login_tokens
 
     security.login_manager.request_loader(refuse_login_tokens)
     user_logged_out.connect(end_sessions_everywhere)
@@ -102,6 +114,7 @@ def register_blueprints(app):
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .bulkedit import bp as bulkedit_bp
     from .collections import bp as collections_bp
     from .images import bp as images_bp
     from .main import bp as main_bp
@@ -116,6 +129,7 @@ def register_blueprints(app):
     app.register_blueprint(collections_bp, url_prefix="/collections")
     app.register_blueprint(images_bp, url_prefix="/images")
     app.register_blueprint(uploads_bp, url_prefix="/collections")
+    app.register_blueprint(bulkedit_bp, url_prefix="/collections")
     app.register_blueprint(reports_bp)
     app.register_blueprint(similar_bp, url_prefix="/similar")
     app.register_blueprint(api_bp, url_prefix="/api")
@@ -155,12 +169,3 @@ def register_commands(app):
 
 def init_storage(app):
     app.extensions["storage"] = storage_from_config(app.config)
-
-
-def celery_init_app(app):
-    """Bind the Celery app to this Flask app: the same settings, and tasks run in its app context."""
-    celery.conf.update(app.config["CELERY"])
-    celery.flask_app = app
-    celery.set_default()
-    app.extensions["celery"] = celery
-    return celery

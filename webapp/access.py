@@ -36,35 +36,53 @@ def row_or_none(model, row_id, options=()):
     return db.session.get(model, row_id, options=options) if 0 < row_id <= MAX_ID else None
 
 
-def visible_collection_or_404(collection_id, user=None, options=()):
-    """The collection if the visitor may see it, else 404; ``options`` load what the page reads with it."""
-    collection = row_or_none(Collection, collection_id, options)
-    if collection is None or not session_can_see(collection, user):
+def can_see(collection, user, share_token=None):
+    """Public, theirs, an administrator's, a share token presented with the request, or one this session opened."""
+    return collection.visible_to(user, share_token) or session_can_see(collection, user)
+
+
+def collection_visible_or_404(collection, user, share_token=None):
+    """The collection (a row or None) if the caller may see it, else 404: the one rule for pages and API."""
+    if collection is None or not can_see(collection, user, share_token):
         abort(404)
     return collection
 
 
-def editable_collection_or_404(collection_id, user=None):
-    """The collection if the visitor may change it; 404 if they may not even see it, 403 if only see."""
-    user = user if user is not None else current_user
-    collection = visible_collection_or_404(collection_id, user)
+def image_visible_or_404(image, user, share_token=None):
+    """The image (a row or None) if the caller may see its collection and it is not unpublished for them, else 404."""
+    if image is None or not can_see(image.collection, user, share_token) or image.hidden_from(user):
+        abort(404)
+    return image
+
+
+def editable_or_403(collection, user):
+    """The collection if the caller may change it, else 403 (asked only once it is known to be visible)."""
     if not collection.editable_by(user):
         abort(403)
     return collection
 
 
+def visible_collection_or_404(collection_id, user=None, options=()):
+    """The collection if the visitor may see it, else 404; ``options`` load what the page reads with it."""
+    user = user if user is not None else current_user
+    return collection_visible_or_404(row_or_none(Collection, collection_id, options), user)
+
+
+def editable_collection_or_404(collection_id, user=None):
+    """The collection if the visitor may change it; 404 if they may not even see it, 403 if only see."""
+    user = user if user is not None else current_user
+    return editable_or_403(visible_collection_or_404(collection_id, user), user)
+
+
 def visible_image_or_404(image_id, user=None, options=()):
     """The image if the visitor may see its collection, else 404; ``options`` load what the page reads with it."""
     user = user if user is not None else current_user
-    image = row_or_none(Image, image_id, options)
-    if image is None or not session_can_see(image.collection, user) or image.hidden_from(user):
-        abort(404)
-    return image
+    return image_visible_or_404(row_or_none(Image, image_id, options), user)
 
 
 def editable_image_or_404(image_id, user=None):
+    """The image if the visitor may change its collection; 404 if they may not see it, 403 if only see."""
     user = user if user is not None else current_user
     image = visible_image_or_404(image_id, user)
-    if not image.collection.editable_by(user):
-        abort(403)
+    editable_or_403(image.collection, user)
     return image

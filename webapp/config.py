@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .dbpool import engine_options
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 GiB = 1024**3
@@ -92,6 +94,7 @@ class Config:
         folder = instance_dir()
         self.INSTANCE_DIR = str(folder)
         self.ENV_NAME = env_str("NEURODROP_ENV", "development")
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
         port = env_int("PORT", 5000)
         self.PORT = port
         self.HOST = env_str("HOST", "127.0.0.1")
@@ -101,7 +104,8 @@ class Config:
 
         self.SECRET_KEY = env_str("SECRET_KEY") or secret_key_for(folder)
         self.SQLALCHEMY_DATABASE_URI = env_str("DATABASE_URL", f"sqlite:///{folder / 'neurodrop.sqlite'}")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # PostgreSQL's pooled connections are checked by their socket instead of a ping (webapp/dbpool.py)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, {"pool_pre_ping": True})
 
         self.STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
         self.STORAGE_DIR = env_str("STORAGE_DIR", str(folder / "storage"))
@@ -121,10 +125,17 @@ class Config:
         # and past this many pictures per image new ones are drawn but no longer kept
         self.SLICES_MAX_ARRAY_BYTES = env_int("SLICES_MAX_ARRAY_BYTES", 256 * 1024**2)
         self.SLICES_KEPT_PER_IMAGE = env_int("SLICES_KEPT_PER_IMAGE", 200)
+        self.SLICES_CACHE_BYTES = env_int("SLICES_CACHE_BYTES", 128 * 1024**2)
         # The compare page reads both maps in the web process, so it takes smaller ones than the worker does.
         self.COMPARE_MAX_BYTES = env_int("COMPARE_MAX_BYTES", 512 * 1024 * 1024)
         self.TUS_EXPIRY_HOURS = env_int("TUS_EXPIRY_HOURS", 24)
+        self.TUS_IDLE_SECONDS = env_int("TUS_IDLE_SECONDS", 60)
         self.STALE_STAGING_HOURS = env_int("STALE_STAGING_HOURS", 6)
+        # archives (issue 20, decision 0022): members, inflated bytes and ratio one archive may hold
+        self.ARCHIVE_MAX_MEMBERS = env_int("ARCHIVE_MAX_MEMBERS", 5000)
+        self.ARCHIVE_MAX_INFLATED_BYTES = env_int("ARCHIVE_MAX_INFLATED_BYTES", 64 * GiB)
+        self.ARCHIVE_MAX_RATIO = env_int("ARCHIVE_MAX_RATIO", 500)
+        self.BATCH_WAIT_SECONDS = env_int("BATCH_WAIT_SECONDS", 3600)
 
         self.MAIL_SERVER = env_str("MAIL_SERVER")
         self.MAIL_PORT = env_int("MAIL_PORT", 25)
@@ -160,7 +171,7 @@ class Config:
         self.SECURITY_POST_LOGOUT_VIEW = "/"
         self.SECURITY_POST_CONFIRM_VIEW = "/accounts/login"
         self.SECURITY_TOKEN_AUTHENTICATION_HEADER = "X-Neurodrop-Session-Token"
-        self.SECURITY_API_ENABLED_METHODS = ["session"]  # its login tokens are refused (webapp/auth.py)
+        self.SECURITY_API_ENABLED_METHODS = ["session"]  # its login tokens are refused (webapp/callers.py)
         self.SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS = False
 
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
@@ -186,6 +197,7 @@ class Config:
         self.SIMILAR_SEARCH_MAX_BYTES = env_int("SIMILAR_SEARCH_MAX_BYTES", 200 * 1024 * 1024)
         self.SIMILAR_SEARCH_KEEP_MINUTES = env_int("SIMILAR_SEARCH_KEEP_MINUTES", 60)
         self.RATELIMIT_SIMILAR_SEARCH = env_str("RATELIMIT_SIMILAR_SEARCH", "10/minute;100/day")
+        self.RATELIMIT_SLICES = env_str("RATELIMIT_SLICES", "60/minute;1000/hour")
 
         self.PAGE_CACHE_URL = env_str("PAGE_CACHE_URL", "")
         self.update_page_cache_settings(folder)
@@ -244,19 +256,24 @@ class Config:
             "worker_max_memory_per_child": self.WORKER_MAX_MEMORY_KB,
             "beat_schedule": {
                 "sweep-stuck-images": {
-                    "task": "workers.tasks.sweep_stuck_images",
+                    "task": "webapp.processing.upkeep.sweep_stuck_images",
                     "schedule": float(self.SWEEP_INTERVAL_SECONDS),
                 },
                 "expire-similarity-searches": {
-                    "task": "workers.tasks.expire_similarity_searches",
+                    "task": "webapp.processing.upkeep.expire_similarity_searches",
                     "schedule": 600.0,
                 },
+                "sweep-batches": {
+                    "task": "webapp.processing.archives.sweep_batches",
+                    "schedule": float(self.SWEEP_INTERVAL_SECONDS),
+                },
                 "expire-partial-uploads": {
-                    "task": "workers.tasks.expire_partial_uploads",
+                    "task": "webapp.processing.upkeep.expire_partial_uploads",
                     "schedule": 3600.0,
                 },
             },
-            "include": ["workers.tasks"],
+            "include": ["webapp.processing.tasks", "webapp.processing.emails", "webapp.processing.upkeep",
+                        "webapp.processing.archives", "webapp.processing.batch_email"],
         }
         extra = env_str("CELERY_EXTRA_JSON")
         if extra:

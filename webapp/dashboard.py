@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from .extensions import celery, db
+from .extensions import db
 from .models import Artifact, Image, Upload, utcnow
 
 PERCENTILES = (50, 90, 99)
@@ -63,7 +63,7 @@ def broker_connection(opener):
 
 
 def queue_names():
-    conf = celery.conf
+    conf = current_app.extensions["celery"].conf
     names = {conf.task_default_queue}
     for queue in conf.task_queues or ():
         names.add(getattr(queue, "name", queue))
@@ -74,7 +74,7 @@ def queue_depths():
     """Messages waiting in each queue, None for a queue the broker would not tell about in time."""
     depths = {}
     try:
-        with broker_connection(celery.connection_for_read) as connection:
+        with broker_connection(current_app.extensions["celery"].connection_for_read) as connection:
             channel = connection.default_channel
             for name in queue_names():
                 try:
@@ -93,6 +93,7 @@ def queue_depths():
 def workers_alive():
     """Names of the workers that answered a ping, or None when the broker could not ask them."""
     timeout = current_app.config.get("WORKER_PING_TIMEOUT", 1.0)
+    celery = current_app.extensions["celery"]
     try:
         with broker_connection(celery.connection_for_write) as connection:
             if "fanout" not in connection.transport.implements.exchange_type:

@@ -30,24 +30,27 @@ def wants_json():
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(error):
-    """The response for an HTTP error, shaped for whoever asked."""
-    code = error.code or 500
-    detail = error.description or TITLES.get(code, "Error")
-    if wants_json():
-        response = current_app.json.response({"detail": detail})
-        response.status_code = code
+def error_response(status, message=None, headers=(), **fields):
+    """The one error response, shaped for whoever asked: JSON (``detail``, or field name → messages for a
+    bad form, NeuroVault's shape) for the API and scripts, the site's error page for browsers.
+
+    ``headers`` are the error's own (``Retry-After``, ``WWW-Authenticate``, ``Allow``), kept on the response.
+    """
+    detail = message or TITLES.get(status, "Error")
+    if fields or wants_json():
+        response = current_app.json.response(fields or {"detail": detail})
+        response.status_code = status
     else:
-        body = render_template("errors/error.html", code=code, title=TITLES.get(code, "Error"), detail=detail)
-        response = current_app.response_class(body, status=code, mimetype="text/html")
-    for name, value in (error.get_headers() if hasattr(error, "get_headers") else []):
+        body = render_template("errors/error.html", code=status, title=TITLES.get(status, "Error"), detail=detail)
+        response = current_app.response_class(body, status=status, mimetype="text/html")
+    for name, value in headers:
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value
     return response
 
 
 def handle_http_error(error):
-    return error_response(error)
+    return error_response(error.code or 500, error.description, error.get_headers())
 
 
 def handle_untrusted_host(error):
@@ -62,7 +65,7 @@ def handle_unexpected_error(error):
     """Roll back whatever the request left half-done, log it, and answer a plain 500."""
     db.session.rollback()
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(InternalServerError("An unexpected error happened on our side; it has been logged."))
+    return error_response(InternalServerError.code, "An unexpected error happened on our side; it has been logged.")
 
 
 def handle_unstorable_value(error):
@@ -70,8 +73,8 @@ def handle_unstorable_value(error):
     db.session.rollback()
     current_app.logger.info("refused a value the database cannot store on %s %s: %s", request.method, request.path,
                             error.orig)
-    return error_response(BadRequest("The request holds a value that cannot be stored: a NUL byte, or a number "
-                                      "too large. Remove it and try again."))
+    return error_response(BadRequest.code, "The request holds a value that cannot be stored: a NUL byte, or a "
+                                           "number too large. Remove it and try again.")
 
 
 def init_error_handlers(app):

@@ -1,7 +1,6 @@
 """The extension objects, created unbound here and bound to an app in ``create_app``."""
 
-from celery import Celery, Task
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_caching import Cache
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -34,19 +33,6 @@ mail = Mail()
 csrf = CSRFProtect()
 security = Security(mail_util_cls=QueuedMailUtil)
 cache = Cache()
-
-
-class FlaskTask(Task):
-    """A task that runs inside the Flask app bound by ``celery_init_app`` (or the caller's, when eager)."""
-
-    def __call__(self, *args, **kwargs):
-        if has_app_context():
-            return self.run(*args, **kwargs)
-        with self.app.flask_app.app_context():
-            return self.run(*args, **kwargs)
-
-
-celery = Celery("neurodrop", task_cls=FlaskTask)
 
 
 def get_storage():

@@ -1,7 +1,6 @@
 """Serving and removing stored files, shared by the pages and the API."""
 
 import io
-import mimetypes
 import os
 
 import sqlalchemy as sa
@@ -9,7 +8,7 @@ from flask import current_app, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .extensions import db, get_storage
-from .models import Image
+from .models import Image, Upload
 from .storage import SizedReader
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -52,6 +51,18 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, spa
     if span is not None:
         handle = StoredSlice(handle, *span, prefix=prefix)
         key = f"{key}-{span[0]:x}"
+    return send_handle(handle, key, modified, mimetype=mimetype, name=name, as_attachment=as_attachment,
+                       max_age=max_age)
+
+
+def send_computed(data, key, modified, *, mimetype, name=None, max_age=0):
+    """Bytes made from stored objects for this request (a volume inflated from an access point), served like
+    a stored object: ``key`` and ``modified`` (of what they were made from) give the ETag and Last-Modified."""
+    return send_handle(HeldBytes(data), key, modified, mimetype=mimetype, name=name, max_age=max_age)
+
+
+def send_handle(handle, key, modified, *, mimetype, name=None, as_attachment=False, max_age=0):
+    """An opened file-like with ``size`` (or a descriptor) as a response with ranges and conditional requests."""
     size = handle_size(handle)
     response = send_file(
         handle,
@@ -73,6 +84,14 @@ def send_stored(key, *, mimetype, name=None, as_attachment=False, max_age=0, spa
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Accept-Ranges", "bytes")
     return response
+
+
+class HeldBytes(io.BytesIO):
+    """Bytes in memory with the ``size`` that ranges need."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.size = len(data)
 
 
 class StoredSlice(SizedReader):
@@ -142,6 +161,7 @@ def delete_image(image):
     db.session.get(Image, image.id, with_for_update=True, populate_existing=True)
     db.session.refresh(image, attribute_names=["artifacts"])
     keys = image.stored_keys
+    db.session.execute(sa.delete(Upload).where(Upload.image_id == image.id))
     db.session.delete(image)
     db.session.flush()
     collection.refresh_image_count()
@@ -166,7 +186,3 @@ def delete_stored(keys):
             storage.delete(key)
         except OSError:
             current_app.logger.warning("could not delete stored object %s", key)
-
-
-def guess_type(name):
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"

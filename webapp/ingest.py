@@ -9,8 +9,11 @@ The quota is reserved before the body is read and settled with the images
 
 from flask import abort, current_app
 
+from workers.naming import PLAIN_NAME, infer_from_path
+
 from . import quota
 from .extensions import db, get_storage
+from .inferred import apply_inferred
 from .limits import pending_limit_for, quota_bytes_for
 from .models import Image
 from .storage import new_key
@@ -81,7 +84,7 @@ def check_pending_images(user, pending_new):
 
 
 def staged_file(file_storage):
-    """The staging file Werkzeug wrote an uploaded part into (see ``incoming.StreamingRequest``)."""
+    """The staging file Werkzeug wrote an uploaded part into (see ``streaming_request.StreamingRequest``)."""
     stream = file_storage.stream
     return getattr(stream, "_staged", stream)
 
@@ -94,6 +97,7 @@ def store_upload(file_storage):
 def add_image(collection, user, stored, filename, **fields):
     """A new ``uploaded`` image row for stored bytes (the caller commits, then queues)."""
     filename = clean_filename(filename)
+    typed = typed_fields(fields, filename)
     name = one_line(fields.pop("name", None))[:255] or display_name(filename)
     if fields.get("description"):
         fields["description"] = multi_line(fields["description"])
@@ -108,7 +112,22 @@ def add_image(collection, user, stored, filename, **fields):
         status=Image.UPLOADED,
         **fields,
     )
+    apply_inferred(image, inferred_from_name(filename), typed=typed)
     db.session.add(image)
     db.session.flush()
     collection.refresh_image_count()
     return image
+
+
+def inferred_from_name(filename):
+    """What a single file's name says (BIDS, SPM, FSL); its plain name is its name already, not an inference."""
+    return {field: entry for field, entry in infer_from_path(filename).items() if entry["why"] != PLAIN_NAME}
+
+
+def typed_fields(fields, filename):
+    """The fields the uploader gave (a name that is only the file's name without extension counts as not given)."""
+    typed = {field for field, value in fields.items() if value not in (None, "", {}) and field != "extra"}
+    typed |= set(fields.get("extra") or {})
+    if one_line(fields.get("name")) == display_name(filename):
+        typed.discard("name")
+    return typed

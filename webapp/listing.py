@@ -5,7 +5,7 @@ Each ``*Filters`` turns the query string into SQL conditions and back into the q
 that the pager and the form repeat, so a filter survives a page change.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from flask import request
@@ -13,6 +13,7 @@ from flask import request
 from .models import Collection, Image
 from .numbers import ascii_integer
 from .regions import clean_region, in_region
+from .search import matching
 from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 
 SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
@@ -54,9 +55,14 @@ def ordering(sort, model):
     return (model.id.desc(),)
 
 
+def choices(filters):
+    """The filters' fields and values (text only: no deep copy, which ``asdict`` makes at a cost on every list page)."""
+    return {field.name: getattr(filters, field.name) for field in fields(filters)}
+
+
 def non_default_args(filters):
     """The choices that differ from the defaults, as query-string arguments."""
-    return {key: value for key, value in asdict(filters).items() if value and not (key == "sort" and value == "new")}
+    return {key: value for key, value in choices(filters).items() if value and not (key == "sort" and value == "new")}
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,11 @@ class CollectionFilters:
     def from_request(cls):
         return cls(q=(request.args.get("q") or "").strip()[:200], sort=choice("sort", SORTS, "new"))
 
-    def apply(self, query):
+    def narrow(self, query):
+        """The search's conditions, without an order (keyset pages choose theirs)."""
         if self.q:
-            query = query.where(
-                matches_any((Collection.name, Collection.description, Collection.authors, Collection.doi), self.q)
-            )
-        return query.order_by(*ordering(self.sort, Collection))
+            query = query.where(matching(self.q, [Collection.__table__]))
+        return query
 
     def url_args(self):
         """The non-default choices, as query-string arguments for links to other pages."""
@@ -106,22 +111,10 @@ class ImageFilters:
             sort=choice("sort", SORTS, "new"),
         )
 
-    def apply(self, query):
-        """Add the conditions to a query that already joins Image to Collection."""
+    def narrow(self, query):
+        """Add the conditions to a query that already joins Image to Collection (no order: see ``keyset``)."""
         if self.q:
-            query = query.where(
-                matches_any(
-                    (
-                        Image.name,
-                        Image.description,
-                        Collection.name,
-                        Collection.description,
-                        Collection.authors,
-                        Collection.doi,
-                    ),
-                    self.q,
-                )
-            )
+            query = query.where(matching(self.q, [Image.__table__, Collection.__table__]))
         for column, value in (
             (Image.map_type, self.map_type),
             (Image.modality, self.modality),
@@ -135,12 +128,12 @@ class ImageFilters:
             query = query.where(Image.not_mni.is_(YES_NO[self.not_mni]))
         if self.region:
             query = query.where(in_region(self.region))
-        return query.order_by(*ordering(self.sort, Image))
+        return query
 
     @property
     def narrowed(self):
         """Whether any filter beyond the sort is set (the page then offers to clear them)."""
-        return any(value for key, value in asdict(self).items() if key != "sort")
+        return any(value for key, value in choices(self).items() if key != "sort")
 
     def url_args(self):
         """The non-default choices, as query-string arguments for links to other pages."""

@@ -60,7 +60,7 @@ def delete_collection_for(collection, reason):
 
 def tell_owner(owner, subject, action, name, reason, link):
     """Queue the notice to the owner; a broker that is down is logged, the takedown itself stands."""
-    from workers.tasks import send_notice
+    from webapp.processing.emails import send_notice
 
     if owner is None:
         return

@@ -27,7 +27,7 @@ def queue_processing(image_ids):
     A broker that is down leaves the image ``uploaded``; the periodic sweep sends
     it again, so an upload is never lost between the web tier and the queue.
     """
-    from workers.tasks import process_image
+    from webapp.processing.tasks import process_image
 
     for image_id in image_ids:
         try:
@@ -38,9 +38,14 @@ def queue_processing(image_ids):
         mark_queued(image_id)
 
 
-def reset_for_reprocessing(image):
-    """Put an image back at the start of the pipeline (its results are replaced when it runs)."""
+def reset_for_reprocessing(image, tell_uploader=True):
+    """Put an image back at the start of the pipeline (its results are replaced when it runs).
+
+    Without ``tell_uploader`` (a redraw after a metadata change), the uploader is emailed only if the
+    outcome differs from the one they were told of: a map that was ready and is ready again sends nothing.
+    """
     image.set_status(Image.UPLOADED)
     image.attempts = 0
-    image.notified_status = None
+    if tell_uploader:
+        image.notified_status = None
     image.notify_queued_at = None

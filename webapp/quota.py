@@ -20,7 +20,7 @@ from flask import current_app, g
 
 from .extensions import db
 from .limits import quota_bytes_for
-from .models import Image, QuotaReservation, Upload, User, utcnow
+from .models import Batch, Image, QuotaReservation, Upload, User, utcnow
 
 
 class QuotaFull(Exception):
@@ -37,17 +37,25 @@ def reservations_count_since():
 
 
 def used_bytes(user_id, excluding_upload=None):
-    """Bytes counted against the user's quota: images, requests in flight, unfinished tus uploads."""
+    """Bytes counted against the user's quota: images, requests in flight, unfinished tus uploads, and the
+    archives and pair halves waiting for a worker (issue 20), until their batch is unpacked, stopped or swept."""
     images = sa.select(sa.func.coalesce(sa.func.sum(Image.file_size), 0)).where(Image.uploader_id == user_id)
     held = sa.select(sa.func.coalesce(sa.func.sum(QuotaReservation.bytes), 0)).where(
         QuotaReservation.user_id == user_id, QuotaReservation.created_at > reservations_count_since()
     )
     partial = sa.select(sa.func.coalesce(sa.func.sum(Upload.length), 0)).where(
-        Upload.user_id == user_id, Upload.image_id.is_(None), Upload.expires_at > utcnow()
+        Upload.user_id == user_id, Upload.image_id.is_(None), Upload.expires_at > utcnow(), not_a_batch_source()
     )
     if excluding_upload is not None:
         partial = partial.where(Upload.id != excluding_upload)
-    return db.session.scalar(sa.select(images.scalar_subquery() + held.scalar_subquery() + partial.scalar_subquery()))
+    unpacking = sa.select(sa.func.coalesce(sa.func.sum(Batch.source_bytes), 0)).where(Batch.user_id == user_id)
+    return db.session.scalar(sa.select(images.scalar_subquery() + held.scalar_subquery() + partial.scalar_subquery()
+                                       + unpacking.scalar_subquery()))
+
+
+def not_a_batch_source():
+    """An upload that finished as a batch's source (an archive, a pair half) is counted by its batch, not twice."""
+    return Upload.meta["batch_id"].as_string().is_(None)
 
 
 def quota_of(user_id):

@@ -19,6 +19,10 @@ from flask_login import current_user
 PER_USER_VIEWS = {
     "RATELIMIT_SIMILAR_SEARCH": ("similar.search", "api.similar_search"),
 }
+#: Limited per client address, counting only requests that drew a picture (a cache miss costs the web tier CPU).
+DRAWING_VIEWS = {
+    "RATELIMIT_SLICES": ("images.slices_png",),
+}
 LIMITED_VIEWS = {
     "RATELIMIT_LOGIN": ("security.login", "security.verify", "security.change_password"),
     "RATELIMIT_REGISTER": ("security.register", "security.send_confirmation"),
@@ -31,6 +35,11 @@ LIMITED_VIEWS = {
 def limit_from_settings(setting):
     """The limit string read at request time, so a test or an operator can change it on a running app."""
     return lambda: current_app.config[setting]
+
+
+def drew_a_picture(response):
+    """Whether the on-demand slice was drawn for this request rather than read from the kept ones."""
+    return response.headers.get("X-Slices-Cache") == "miss"
 
 
 def user_or_address():
@@ -50,6 +59,11 @@ def init_rate_limits(app):
     for setting, endpoints in PER_USER_VIEWS.items():
         budget = limiter.shared_limit(limit_from_settings(setting), scope=setting.lower(), methods=["POST"],
                                       key_func=user_or_address)
+        for endpoint in endpoints:
+            app.view_functions[endpoint] = budget(app.view_functions[endpoint])
+    for setting, endpoints in DRAWING_VIEWS.items():
+        budget = limiter.shared_limit(limit_from_settings(setting), scope=setting.lower(), methods=["GET"],
+                                      deduct_when=drew_a_picture)
         for endpoint in endpoints:
             app.view_functions[endpoint] = budget(app.view_functions[endpoint])
     app.extensions["rate_limiter"] = limiter

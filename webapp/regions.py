@@ -7,6 +7,7 @@ worker, so it lives outside the blueprints.
 """
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 
 from .models import Image, ImageRegion
 
@@ -54,3 +55,18 @@ def region_names():
     from workers.atlases import all_region_names
 
     return all_region_names()
+
+
+#: The datalist's options, kept per list of names: ~500 escaped ``<option>`` per list page otherwise.
+DATALISTS = {}
+
+
+def region_options():
+    """The search form's ``<option>`` elements for every region name, as Jinja would write them, built once."""
+    names = tuple(region_names())
+    options = DATALISTS.get(names)
+    if options is None:
+        options = Markup("".join(f'<option value="{escape(name)}">' for name in names))
+        DATALISTS.clear()
+        DATALISTS[names] = options
+    return options

@@ -1,4 +1,4 @@
-"""HTTP security headers on every response (Flask-Talisman), and the proxy in front of the site.
+"""HTTP security headers on every response, and the proxy in front of the site.
 
 The Content-Security-Policy allows only the site's own scripts, styles, fetches and
 workers: no inline ``<script>``, no ``style=`` attribute, no ``eval``. An HTML
@@ -8,9 +8,13 @@ injection that slips past Jinja's escaping therefore runs nothing. NiiVue needs
 
 TLS is terminated by the proxy, so the site never redirects to https itself; HSTS and
 ``Secure`` cookies follow ``BASE_URL``.
+
+The headers are the same on every answer, so they are spelled once when the app is built and
+copied onto each response (decision 0024): Flask-Talisman, used before, parsed its policies again
+for every request. The values are Talisman's, byte for byte (``tests/security/test_headers.py``).
 """
 
-from flask_talisman import Talisman
+from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = {
@@ -38,24 +42,45 @@ def serves_https(config):
     return config["BASE_URL"].startswith("https://")
 
 
-def init_security_headers(app):
-    """Bind a Talisman of this app's own (it keeps per-app state, and the tests build many apps)."""
-    talisman = Talisman()
-    talisman.init_app(
-        app,
-        force_https=False,
-        strict_transport_security=serves_https(app.config),
-        strict_transport_security_include_subdomains=False,
-        content_security_policy=CONTENT_SECURITY_POLICY,
-        frame_options="DENY",
-        referrer_policy="same-origin",
-        feature_policy={},
-        permissions_policy=PERMISSIONS_POLICY,
-        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
-        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
-        session_cookie_http_only=True,
+#: Sent on an https request of a site whose ``BASE_URL`` is https (one year, as Talisman sent it).
+HSTS_VALUE = "max-age=31556926"
+
+
+def permissions_policy_value():
+    return ", ".join(f"{feature}={allowed}" for feature, allowed in PERMISSIONS_POLICY.items())
+
+
+def every_answers_headers():
+    """The headers every answer carries, in the order Talisman set them."""
+    return (
+        ("Permissions-Policy", permissions_policy_value()),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", csp_header_value()),
+        ("Referrer-Policy", "same-origin"),
     )
-    app.extensions["talisman"] = talisman
+
+
+def came_over_https():
+    """Whether the visitor's request came over https (itself, or as the proxy's ``X-Forwarded-Proto`` says)."""
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "http") == "https"
+
+
+def init_security_headers(app):
+    """Put the precomputed headers on every response; HSTS on https requests of an https site."""
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    headers = every_answers_headers()
+    with_hsts = serves_https(app.config)
+
+    def add_security_headers(response):
+        target = response.headers
+        for name, value in headers:
+            target[name] = value
+        if with_hsts and came_over_https():
+            target["Strict-Transport-Security"] = HSTS_VALUE
+        return response
+
+    app.after_request(add_security_headers)
 
 
 def trust_proxy(app):

@@ -32,7 +32,7 @@ class QueuedMailUtil(MailUtil):
     """Hands every rendered Flask-Security email to a Celery task instead of an SMTP server."""
 
     def send_mail(self, template, subject, recipient, sender, body, html, **kwargs):
-        from workers.tasks import send_account_email
+        from webapp.processing.emails import send_account_email
 
         if isinstance(sender, tuple):
             sender = f"{sender[0]} <{sender[1]}>"
@@ -44,7 +44,7 @@ class QueuedMailUtil(MailUtil):
 
 def queue_instructions(kind, email):
     """Queue the task that sends reset or confirmation instructions to ``email`` if it has an account."""
-    from workers.tasks import send_account_instructions
+    from webapp.processing.emails import send_account_instructions
 
     try:
         send_account_instructions.delay(kind, email)

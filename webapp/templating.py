@@ -1,18 +1,16 @@
 """Filters and globals shared by every template."""
 
+from flask import g, url_for
+from markupsafe import Markup, escape
+
+from workers.plain import human_bytes
+
 from .vocab import ANALYSIS_LEVELS, MAP_TYPES, analysis_level_label, map_type_label
 
 
 def human_size(size):
-    """A byte count as people read it (1.2 MB)."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    """A byte count as people read it, by the site's one rule (``workers.plain.human_bytes``: 1.2 MiB)."""
+    return "" if size is None else human_bytes(size)
 
 
 def human_time(moment):
@@ -29,6 +27,37 @@ def number(value, digits=4):
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def card_paths():
+    """The list pages' link prefixes, built once per request: a card adds its id instead of calling ``url_for``
+    three times (a third of a list page's rendering)."""
+    if "card_paths" not in g:
+        g.card_paths = {"image": url_for("images.detail", image_id=0)[:-1],
+                        "collection": url_for("collections.detail", collection_id=0)[:-1]}
+    return g.card_paths
+
+
+def image_card_html(image, show_collection=True):
+    """The ``image_card`` macro's HTML, byte for byte, written in Python: the macro's Jinja (two dozen escaped
+    fields and a nested macro per card) was a third of a list page's rendering (issue 19)."""
+    paths = card_paths()
+    link = f"{paths['image']}{image.id}"
+    name, status = escape(image.name), escape(image.status)
+    if image.status == "ready":
+        picture = (f'<img src="{link}/thumbnails/glass_brain.png" alt="Glass brain of {name}" loading="lazy" '
+                   f'width="240" height="100">')
+    else:
+        picture = f'<span class="thumb-placeholder" role="img" aria-label="No preview yet: {status}"></span>'
+    modality = f" · {escape(image.modality)}" if image.modality and image.modality != "Other" else ""
+    collection = (f'\n    <span class="card-meta">in <a href="{paths["collection"]}{image.collection_id}">'
+                  f'{escape(image.collection.name)}</a></span>\n    ' if show_collection else "")
+    return Markup(
+        f'\n  <li class="card image-card" data-image-id="{image.id}">\n    <a class="card-link" href="{link}">\n'
+        f'      \n        {picture}\n      \n      <span class="card-title">{name}</span>\n    </a>\n'
+        f'    <span class="card-meta">{escape(map_type_label(image.map_type))}{modality} \n'
+        f'  <span class="badge badge-{status}" data-status="{status}">{status}</span>\n</span>\n'
+        f'    {collection}\n  </li>\n')
+
+
 def init_templating(app):
     app.jinja_env.filters["human_size"] = human_size
     app.jinja_env.filters["human_time"] = human_time
@@ -38,4 +67,6 @@ def init_templating(app):
         ANALYSIS_LEVELS=ANALYSIS_LEVELS,
         map_type_label=map_type_label,
         analysis_level_label=analysis_level_label,
+        card_paths=card_paths,
+        image_card_html=image_card_html,
     )

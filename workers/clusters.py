@@ -160,29 +160,32 @@ def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, cloc
     crop = occupied_box(score > 0)
     if crop is None:
         return [], 0, False
-    crop_origin = np.array([s.start for s in crop])
-    offset = crop_origin + origin
+    offset = np.array([s.start for s in crop]) + origin
     labels, n = ndimage.label(score[crop] > 0, structure=FACES)
     voxels = np.argwhere(labels)
     which = labels[tuple(voxels.T)]
-    strongest, sizes = peaks_and_sizes(score[crop][tuple(voxels.T)], which, n)
-    maxima = TailMaxima(score[crop], labels, voxels, which)
-    voxels += offset
     members = np.argsort(which, kind="stable")
     starts = np.searchsorted(which[members], np.arange(1, n + 2))
+    strongest, sizes = peaks_and_sizes(score[crop][tuple(voxels.T)][members], starts)
+    maxima = TailMaxima(score[crop], labels, voxels, which)
+    voxels += offset
     voxels, voxels_mm = voxels[members], voxels[members] @ affine[:3, :3].T + affine[:3, 3]
     rows = []
     for number in (-strongest).argsort(kind="stable")[:max_clusters]:
         if clock() > deadline:
             return rows, n, True
         label = int(number + 1)
-        ijk, values = maxima.of(label, offset)
         part = slice(starts[number], starts[number + 1])
+        if sizes[label] == 1:  # a lone voxel is its own peak (its neighbours count as 0): most clusters of noise
+            peaks = points_of(voxels[part], affine)
+        else:
+            ijk, values = maxima.of(label, offset)
+            peaks = peaks_of(ijk, values, voxels[part], lambda at: score[tuple((at - origin).T)], affine)
         rows.append({
             "id": len(rows) + 1,
             "size_voxels": int(sizes[label]),
             "size_mm3": round(float(sizes[label] * voxel_mm3), 3),
-            **peaks_of(ijk, values, voxels[part], lambda at: score[tuple((at - origin).T)], affine),
+            **peaks,
             "members": voxels_mm[part],
         })
     return rows, n, False
@@ -192,24 +195,30 @@ def occupied_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     """The smallest box holding every True voxel, one voxel wider where the volume allows; None when empty.
 
     Clusters are found in it: statistic maps' blobs are small, and labelling the whole grid costs more.
+    Two passes over the mask: its projection along the last axis gives the first two axes' extents.
     """
+    if not mask.size:
+        return None
+    flat = mask.any(axis=2)
+    found_along = (flat.any(axis=1), flat.any(axis=0), mask.any(axis=(0, 1)))
     box = []
-    for axis in range(3):
-        found = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+    for axis, found in enumerate(found_along):
+        found = np.flatnonzero(found)
         if not found.size:
             return None
         box.append(slice(max(int(found[0]) - 1, 0), min(int(found[-1]) + 2, mask.shape[axis])))
     return tuple(box)
 
 
-def peaks_and_sizes(values: np.ndarray, which: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def peaks_and_sizes(grouped: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each cluster's highest score (index 0 is cluster 1) and voxel count (index k is cluster k).
 
-    From the clustered voxels only: ``ndimage.maximum`` sorts the whole volume.
+    From the clustered voxels' scores grouped by cluster (cluster k from ``starts[k - 1]``), one reduction
+    per group: ``ndimage.maximum`` sorts the whole volume.
     """
-    highest = np.full(n + 1, -np.inf)
-    np.maximum.at(highest, which, values)
-    return highest[1:], np.bincount(which, minlength=n + 1)
+    if grouped.size == 0:
+        return np.zeros(0), np.zeros(1, np.int64)
+    return np.maximum.reduceat(grouped, starts[:-1]).astype(np.float64), np.diff(starts, prepend=0)
 
 
 NEIGHBOURS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
@@ -299,9 +308,12 @@ def peaks_of(ijk, values, cluster_voxels, score_at, affine) -> dict:
     elif len(values) and not np.isfinite(values[0]):
         ijk = ijk[:0]
     if not len(ijk):
-        inside = score_at(cluster_voxels)
-        ijk = cluster_voxels[[int(np.argmax(inside))]]
-    ijk = ijk[:1 + MAX_SUBPEAKS]
+        ijk = cluster_voxels[[int(np.argmax(score_at(cluster_voxels)))]]
+    return points_of(ijk[:1 + MAX_SUBPEAKS], affine)
+
+
+def points_of(ijk: np.ndarray, affine: np.ndarray) -> dict:
+    """The peak (the first voxel) and sub-peaks (the others) as the table lists them: voxel and mm."""
     points = [{"voxel": voxel, "mm": mm}
               for voxel, mm in zip(ijk.tolist(), (ijk @ affine[:3, :3].T + affine[:3, 3]).tolist(), strict=True)]
     return {"peak": points[0], "subpeaks": points[1:]}

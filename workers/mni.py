@@ -218,8 +218,10 @@ def _resample_separable(source, mapping, axes, target_shape) -> np.ndarray:
 
 
 def _take(array: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """``np.take`` along ``axis``, as a strided view when the indices are evenly spaced (same or whole multiple
+    voxel sizes: a 1 mm map on the 2 mm mask's grid takes every other voxel), since ``np.take`` copies."""
     step = int(index[1] - index[0]) if index.size > 1 else 1
-    if step in (1, -1) and np.all(np.diff(index) == step):
+    if step != 0 and np.all(np.diff(index) == step):
         stop = int(index[-1]) + step
         where = slice(int(index[0]), None if stop < 0 else stop, step)
         return array[(slice(None),) * axis + (where,)]
@@ -254,12 +256,26 @@ def sample_plane(source: np.ndarray, source_affine: np.ndarray, axis: int, posit
     than interpolating the points one by one; oblique grids take
     ``resample_linear`` on the plane.
     """
+    return sample_plane_near(source, source_affine, axis, position, h, v, nearest=nearest)[0]
+
+
+def sample_plane_near(source: np.ndarray, source_affine: np.ndarray, axis: int, position: float,
+                      h: tuple[float, float, int], v: tuple[float, float, int], *, nearest: bool = False,
+                      wanted=None) -> tuple[np.ndarray | None, slice, slice]:
+    """``sample_plane`` on only the pixels that can interpolate from a voxel ``wanted`` marks: (values, the
+    pixels' range along h, along v); values None when no pixel can.
+
+    ``wanted`` (None: every voxel) maps the plane's voxels (the source blended along ``axis``) to a boolean
+    array; a map's suprathreshold blobs are a small part of a slice, and a pixel interpolated only from
+    voxels that are not shown cannot be shown (a weighted mean of values below a threshold stays below).
+    Oblique grids are sampled whole.
+    """
     source = np.asarray(source).reshape(source.shape[:3])
+    whole = slice(0, int(h[2])), slice(0, int(v[2]))
     h_axis, v_axis = (a for a in range(3) if a != axis)
-    to_voxels = np.linalg.inv(np.asarray(source_affine, np.float64))
-    axes = _axis_permutation(to_voxels[:3, :3])
+    to_voxels, axes = _voxel_axes(np.asarray(source_affine, np.float64).tobytes())
     if axes is None:
-        return _plane_by_resampling(source, source_affine, axis, position, h, v, nearest)
+        return _plane_by_resampling(source, source_affine, axis, position, h, v, nearest), *whole
     voxel_axis = {axes[a]: a for a in range(3)}
     fixed = voxel_axis[axis]
     coordinate = to_voxels[fixed, axis] * position + to_voxels[fixed, 3]
@@ -269,11 +285,50 @@ def sample_plane(source: np.ndarray, source_affine: np.ndarray, axis: int, posit
     remaining = [a for a in range(3) if a != fixed]
     if axes[remaining[0]] != h_axis:
         slab, remaining = slab.T, remaining[::-1]
-    for picture_axis, (world, (start, step, count)) in enumerate(((h_axis, h), (v_axis, v))):
-        voxel = remaining[picture_axis]
-        centres = start + step * np.arange(int(count), dtype=np.float64)
-        slab = _blend_along(slab, picture_axis, to_voxels[voxel, world] * centres + to_voxels[voxel, 3], nearest)
-    return slab
+    coordinates = [_voxel_coordinates(to_voxels, remaining[n], world, grid)
+                   for n, (world, grid) in enumerate(((h_axis, h), (v_axis, v)))]
+    window = whole
+    if wanted is not None:
+        marked = wanted(slab)
+        if not marked.any():
+            return None, *whole
+        window = tuple(_pixels_reading(coordinates[n], marked.any(axis=1 - n), nearest) for n in range(2))
+        if window[0] is None or window[1] is None:
+            return None, *whole
+        coordinates = [coordinates[n][window[n]] for n in range(2)]
+    for n in range(2):
+        slab = _blend_along(slab, n, coordinates[n], nearest)
+    return slab, *window
+
+
+@lru_cache(maxsize=64)
+def _voxel_axes(affine_bytes: bytes) -> tuple[np.ndarray, list[int] | None]:
+    """World to voxel affine, and for each voxel axis the world axis it follows (None when oblique); kept per
+    grid, as every panel of every picture asks."""
+    to_voxels = np.linalg.inv(np.frombuffer(affine_bytes).reshape(4, 4))
+    to_voxels.setflags(write=False)
+    return to_voxels, _axis_permutation(to_voxels[:3, :3])
+
+
+def _voxel_coordinates(to_voxels: np.ndarray, voxel_axis: int, world_axis: int, grid) -> np.ndarray:
+    """Continuous voxel indices along ``voxel_axis`` of a picture axis's pixel centres (``grid``: start, step,
+    count in mm along ``world_axis``)."""
+    start, step, count = grid
+    centres = start + step * np.arange(int(count), dtype=np.float64)
+    return to_voxels[voxel_axis, world_axis] * centres + to_voxels[voxel_axis, 3]
+
+
+def _pixels_reading(coordinates: np.ndarray, marked: np.ndarray, nearest: bool) -> slice | None:
+    """The run of pixels (at these continuous voxel indices) whose interpolation reads a marked voxel."""
+    n = marked.size
+    clipped = np.clip(coordinates, 0, n - 1)
+    if nearest:
+        reads = marked[np.floor(clipped + 0.5).astype(np.int64)]
+    else:
+        lower = np.floor(clipped).astype(np.int64)
+        reads = marked[lower] | marked[np.minimum(lower + 1, n - 1)]
+    found = np.flatnonzero(reads)
+    return slice(int(found[0]), int(found[-1]) + 1) if found.size else None
 
 
 def _blend_along(array: np.ndarray, axis: int, coordinates: np.ndarray, nearest: bool) -> np.ndarray:

@@ -27,6 +27,8 @@ import numpy as np
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from PIL import Image, ImageDraw, ImageFont
 
+from workers.plain import first_volume  # noqa: F401  (one first_volume: the slice modules import it from here)
+
 MOSAIC_WIDTH = 600
 MOSAIC_MAX_VOLUMES = 16
 MAX_PANEL_PIXELS = 1200
@@ -137,18 +139,21 @@ def mosaic_png(planes: list[np.ndarray], picks: list[int], volume_shape, affine:
 # --------------------------------------------------------------------------
 # shared steps
 
-def first_volume(data: np.ndarray) -> np.ndarray:
-    data = np.asarray(data)
-    return data[..., 0] if data.ndim == 4 else data
-
-
 def to_ras(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The array flipped and transposed to the closest RAS orientation, with its affine."""
     affine = np.asarray(affine, dtype=np.float64)
-    orientation = io_orientation(affine)
+    orientation = orientation_of(affine.tobytes())
     if np.any(np.isnan(orientation)):
         return data, affine
     return apply_orientation(data, orientation), affine @ inv_ornt_aff(orientation, data.shape[:3])
+
+
+@lru_cache(maxsize=64)
+def orientation_of(affine_bytes: bytes) -> np.ndarray:
+    """nibabel's ``io_orientation`` of an affine, kept: it costs half a millisecond and uploads share a few grids."""
+    orientation = io_orientation(np.frombuffer(affine_bytes).reshape(4, 4))
+    orientation.setflags(write=False)
+    return orientation
 
 
 def colour_scale(values: np.ndarray) -> _Scale:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import clusters, nifti, render, similarity, slices, stats, viewer
+from . import clusters, gzindex, nifti, render, similarity, slices, stats, temporal, thresholds, viewer
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Analysis:
 class _Gathered:
     """What the pass keeps from the volumes it has seen."""
 
-    summary: stats.SeriesSummary
+    summary: temporal.SeriesSummary
     picks: list[int]
     first: np.ndarray | None = None
     planes: list[np.ndarray] = field(default_factory=list)
@@ -56,8 +56,9 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
         affine = series.affine
         shape = series.shape
         copies = viewer_copies(series, viewer_budget, volumes_sink)
+        points = access_points(series, copies.plan, volumes_sink)
         raw_sink = None if copies.plan.mode == "as_is" else copies.add
-        gathered = gather(series.volumes(raw_sink), series.n_volumes, affine)
+        gathered = gather(series.volumes(raw_sink, stored=True), series.n_volumes, affine)
         report = series.finish()
     summary = gathered.summary
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
@@ -66,6 +67,7 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
                                             volumes=summary.volumes if is_series else None)
     report_dict = report.to_dict()
+    numbers.update(header_map_type(report_dict))
     shown = slices.shown_type(map_type, numbers)
     if with_clusters:
         numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown))
@@ -75,8 +77,25 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     analysis = Analysis(report_dict, numbers, pictures, vector=vector)
     if is_series:
         add_series_results(analysis, gathered, shape, affine)
-    add_viewer_files(analysis, copies, gathered.first, affine, viewer_budget)
+    add_viewer_files(analysis, copies, gathered.first, affine, viewer_budget, points)
     return analysis
+
+
+def header_map_type(report: dict) -> dict:
+    """The inferred map type the header gives (it wins over a guess from the values), with the reason."""
+    from_header = thresholds.map_type_from_header(report)
+    if from_header is None:
+        return {}
+    return {"inferred_map_type": from_header[0], "inferred_map_type_why": from_header[1]}
+
+
+def access_points(series: nifti.Series, plan: viewer.Plan, windows) -> gzindex.AccessPoints | None:
+    """The index of a gzip series whose volumes are served from it, its windows written to ``windows``."""
+    if not plan.by_points or windows is None:
+        return None
+    points = gzindex.AccessPoints(windows)
+    series.record_access_points(points)
+    return points
 
 
 def viewer_copies(series: nifti.Series, budget: int, volumes_sink) -> viewer.Copies:
@@ -86,16 +105,19 @@ def viewer_copies(series: nifti.Series, budget: int, volumes_sink) -> viewer.Cop
 
 
 def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarray, affine: np.ndarray,
-                     budget: int) -> None:
-    """The viewer's copy (unless the file is loaded as it is), the volume index, the temporal maps as NIfTI."""
+                     budget: int, points: gzindex.AccessPoints | None = None) -> None:
+    """The viewer's copy (unless the file is loaded as it is), the volume index or the gzip file's access
+    points, the temporal maps as NIfTI."""
     plan = copies.plan
     if plan.mode == "frames":
         analysis.files["viewer"] = copies.first_volumes()
     elif plan.mode == "compact":
         analysis.files["viewer"] = viewer.compact_copy(first, affine, plan.step)
-    if plan.by_offset:
+    if plan.by_offset or points is not None:
         analysis.files["volume_header"] = copies.volume_header
-    elif plan.on_demand:
+    if points is not None:
+        analysis.files["access_points"] = points.table()
+    elif plan.on_demand and not (plan.by_offset or plan.by_points):
         analysis.files["volume_index"] = copies.index()
     if analysis.maps and first.size * 4 + viewer.HEADER_BYTES <= budget:
         for kind, volume in analysis.maps.items():
@@ -104,29 +126,35 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
 
 
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
-    """Feed every volume to the summaries; keep the first volume and the mosaic's planes."""
-    gathered = _Gathered(stats.SeriesSummary(temporal=n_volumes > 1),
+    """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
+    mosaic's planes, as floats."""
+    gathered = _Gathered(temporal.SeriesSummary(temporal=n_volumes > 1),
                          render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
     wanted = set(gathered.picks)
     for t, volume in enumerate(volumes):
         if gathered.first is None:
-            gathered.first = volume
+            gathered.first = as_floats(volume)
         gathered.summary.add(volume)
         if t in wanted:
-            gathered.planes.append(render.mosaic_plane(volume, affine))
+            gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered
+
+
+def as_floats(volume: np.ndarray) -> np.ndarray:
+    """A volume of stored integers (at most 16 bits, exact in float32) as float32; floats as they are."""
+    return volume if volume.dtype.kind == "f" else volume.astype(np.float32)
 
 
 def add_series_results(analysis: Analysis, gathered: _Gathered, shape, affine: np.ndarray) -> None:
     """The mosaic, the temporal mean and tSNR maps with their pictures, and the series' numbers."""
     summary = gathered.summary
     mean = summary.temporal_mean()
-    tsnr = stats.tsnr_map(mean, summary.temporal_sd())
+    tsnr = temporal.tsnr_map(mean, summary.temporal_sd())
     analysis.maps = {"tmean": mean, "tsnr": tsnr}
     analysis.pictures["mosaic"] = render.mosaic_png(gathered.planes, gathered.picks, shape[:3], affine)
     analysis.pictures["tmean"] = temporal_picture(mean, affine, map_type="A")
     analysis.pictures["tsnr"] = temporal_picture(tsnr, affine, map_type="Other")
-    analysis.numbers["series"] = series_facts(analysis.report, shape) | stats.series_numbers(mean, tsnr)
+    analysis.numbers["series"] = series_facts(analysis.report, shape) | temporal.series_numbers(mean, tsnr)
 
 
 def temporal_picture(volume: np.ndarray, affine: np.ndarray, *, map_type: str) -> bytes:

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.mni import mni_brain_mask, mni_coverage
+from workers.plain import first_volume, jsonable
+from workers.ranks import Ranks, histogram_counts
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 HISTOGRAM_BINS = 50
@@ -71,109 +73,38 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
     (``SeriesSummary`` gathers ``volumes`` on the way).
 
     Each pass over the volume is made once and shared: the values' mask
-    serves the counts, the values and the MNI coverage; one sort serves the
-    summary, the percentiles, the histogram and the peak's value.
+    serves the counts, the values and the MNI coverage; the values' extremes
+    serve the summary, the histogram's range and the peak's value. Percentiles
+    and histogram counts are exact but found without sorting (``workers.ranks``).
     """
     shape = [int(s) for s in shape]
     total = len(shape) == 4 and shape[3] or 1
     affine = np.asarray(affine, dtype=np.float64)
     classes = classify(volume)
-    ordered = np.sort(classes.values)
+    values = classes.values
+    extremes = value_extremes(values)
+    described = summary(values, extremes)
     mask, mask_affine = brain_mask if brain_mask is not None else mni_brain_mask()
     coverage = mni_coverage(volume, affine, mask, mask_affine, n_voxels_total=math.prod(shape),
                             excursion=classes.mask if classes.n_inf == 0 else None)
-    counts = voxel_counts(volume.size, classes.n_nan, classes.n_zero, ordered.size)
+    counts = voxel_counts(volume.size, classes.n_nan, classes.n_zero, values.size)
     thresholded, perc_bad = thresholded_share(volume.size, classes.n_nan + classes.n_zero)
     out = {
         "shape": shape,
         "n_volumes": total,
         **counts,
-        **sorted_summary(ordered),
-        "percentiles": percentiles(ordered),
-        "histogram": histogram(ordered),
-        "peak": peak(volume, affine, ordered),
+        **described,
+        **distribution(values, extremes),
+        "peak": peak(volume, affine, extremes),
         "is_thresholded": thresholded,
         "perc_bad_voxels": perc_bad,
         **coverage,
         "not_mni": not_mni(coverage["brain_coverage"], coverage["perc_voxels_outside"]),
-        "inferred_map_type": infer_map_type(ordered, ordered=True),
-        "volumes": volumes if volumes is not None else [sorted_summary(ordered)],
+        "inferred_map_type": infer_map_type(values),
+        "volumes": volumes if volumes is not None else [described],
         "volumes_truncated": total > MAX_VOLUMES_LISTED,
     }
     return jsonable(out)
-
-
-class SeriesSummary:
-    """What one pass over a series gathers, a volume at a time: per-volume summaries, value counts,
-    and the temporal mean and standard deviation of every voxel.
-
-    The temporal sums are of each volume minus the first (deviations in the
-    volume's type, sums in float64), so a signal of 1000 with a deviation of 1
-    keeps its precision; memory is a few volumes whatever the series' length.
-    """
-
-    def __init__(self, temporal: bool = True):
-        self.temporal = temporal
-        self.volumes: list[dict] = []
-        self.n_volumes = 0
-        self.n_voxels = self.n_nan = self.n_inf = self.n_values = 0
-        self._first = self._sum = self._squares = None
-
-    def add(self, volume: np.ndarray) -> None:
-        classes = classify(volume)
-        if len(self.volumes) < MAX_VOLUMES_LISTED:
-            self.volumes.append(summary(classes.values))
-        self.n_volumes += 1
-        self.n_voxels += volume.size
-        self.n_nan += classes.n_nan
-        self.n_inf += classes.n_inf
-        self.n_values += classes.values.size
-        if self.temporal:
-            self._accumulate(volume)
-
-    def _accumulate(self, volume: np.ndarray) -> None:
-        """In the volume's memory order (flat views): mixing a Fortran-ordered volume with C-ordered
-        sums made every pass strided, ten times slower."""
-        flat, self._order = flat_view(volume)
-        if self._first is None:
-            self._shape = volume.shape
-            self._first = flat.copy()
-            self._sum = np.zeros(flat.size, np.float64)
-            self._squares = np.zeros(flat.size, np.float64)
-            self._shifted = np.empty_like(flat)
-            return
-        shifted = np.subtract(flat, self._first, out=self._shifted)
-        self._sum += shifted
-        np.square(shifted, out=shifted)
-        self._squares += shifted
-
-    def _volume(self, flat: np.ndarray) -> np.ndarray:
-        return flat.astype(np.float32).reshape(self._shape, order=self._order)
-
-    def temporal_mean(self) -> np.ndarray:
-        return self._volume(self._first + self._sum / self.n_volumes)
-
-    def temporal_sd(self) -> np.ndarray:
-        """Population SD (numpy's ``std`` default, ddof=0)."""
-        mean_shift = self._sum / self.n_volumes
-        variance = self._squares / self.n_volumes - mean_shift * mean_shift
-        return self._volume(np.sqrt(np.maximum(variance, 0)))
-
-
-def tsnr_map(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Temporal SNR, mean / SD; 0 where the SD is 0 (constant voxels, background) or the mean is NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tsnr = np.where(sd > 0, mean / sd, 0).astype(np.float32)
-    tsnr[~np.isfinite(tsnr)] = 0
-    return tsnr
-
-
-def series_numbers(mean: np.ndarray, tsnr: np.ndarray) -> dict:
-    """The series' own numbers for its page: median tSNR and temporal mean over voxels with signal."""
-    signal = np.isfinite(mean) & (mean != 0) & (tsnr != 0)
-    if not np.any(signal):
-        return {"tsnr_median": None, "tmean_median": None}
-    return {"tsnr_median": float(np.median(tsnr[signal])), "tmean_median": float(np.median(mean[signal]))}
 
 
 @dataclass(frozen=True)
@@ -225,10 +156,6 @@ def n_volumes(data: np.ndarray) -> int:
     return int(data.shape[3]) if data.ndim == 4 else 1
 
 
-def first_volume(data: np.ndarray) -> np.ndarray:
-    return data[..., 0] if data.ndim == 4 else data
-
-
 def finite_nonzero(volume: np.ndarray) -> np.ndarray:
     """The map's values: finite and non-zero, flattened."""
     return classify(volume).values
@@ -246,19 +173,20 @@ def voxel_counts(n_voxels: int, n_nan: int, n_zero: int, n_values: int) -> dict:
     }
 
 
-def summary(values: np.ndarray) -> dict:
+def value_extremes(values: np.ndarray) -> tuple[float, float] | None:
+    """The smallest and largest value (two fast reductions), None when there is none."""
+    if values.size == 0:
+        return None
+    return values.min().item(), values.max().item()
+
+
+def summary(values: np.ndarray, extremes: tuple[float, float] | None = None) -> dict:
+    """min, max, mean and std of the values (``extremes``: their min and max when already known)."""
     if values.size == 0:
         return {"min": None, "max": None, "mean": None, "std": None}
+    low, high = extremes if extremes is not None else value_extremes(values)
     mean, std = mean_std(values)
-    return {"min": float(values.min()), "max": float(values.max()), "mean": mean, "std": std}
-
-
-def sorted_summary(ordered: np.ndarray) -> dict:
-    """``summary`` of values already sorted (min and max are then free)."""
-    if ordered.size == 0:
-        return summary(ordered)
-    mean, std = mean_std(ordered)
-    return {"min": float(ordered[0]), "max": float(ordered[-1]), "mean": mean, "std": std}
+    return {"min": float(low), "max": float(high), "mean": mean, "std": std}
 
 
 def mean_std(values: np.ndarray) -> tuple[float, float]:
@@ -273,46 +201,38 @@ def mean_std(values: np.ndarray) -> tuple[float, float]:
     return mean, math.sqrt(float(wide.sum()) / wide.size)
 
 
-def percentiles(ordered: np.ndarray) -> dict:
-    """Of sorted values, with numpy's default (linear) interpolation; keys "1" ... "99"."""
-    if ordered.size == 0:
-        return {str(q): None for q in PERCENTILES}
-    position = np.array(PERCENTILES, dtype=np.float64) / 100 * (ordered.size - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, ordered.size - 1)
-    low, high = ordered[below].astype(np.float64), ordered[above].astype(np.float64)
-    found = low + (high - low) * (position - below)
-    return {str(q): float(v) for q, v in zip(PERCENTILES, found, strict=True)}
-
-
-def histogram(ordered: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict:
-    """Of sorted values: ``edges`` (bins + 1, equal width from min to max) and ``counts``.
-
-    The same bins as ``np.histogram`` (last bin closed), counted by binary
-    search in the sorted values instead of a pass over them.
-    """
-    if ordered.size == 0:
-        return {"edges": [], "counts": []}
-    low, high = float(ordered[0]), float(ordered[-1])
+def distribution(values: np.ndarray, extremes: tuple[float, float] | None, bins: int = HISTOGRAM_BINS) -> dict:
+    """"percentiles" (keys "1" ... "99", numpy's default linear interpolation) and "histogram" (``edges``: bins + 1,
+    equal width from min to max; ``counts``: the same bins as ``np.histogram``, last bin closed, a value compared
+    with the edges in its own dtype); exact, from one ``Ranks`` look-up."""
+    if extremes is None:
+        return {"percentiles": {str(q): None for q in PERCENTILES}, "histogram": {"edges": [], "counts": []}}
+    position = np.array(PERCENTILES, dtype=np.float64) / 100 * (values.size - 1)
+    lower = np.floor(position).astype(np.int64)
+    upper = np.minimum(lower + 1, values.size - 1)
+    low, high = (float(e) for e in extremes)
     if low == high:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, bins + 1)
-    cuts = np.searchsorted(ordered, edges[1:-1].astype(ordered.dtype), side="left")
-    counts = np.diff(np.concatenate([[0], cuts, [ordered.size]]))
-    return {"edges": edges.tolist(), "counts": counts.tolist()}
+    found, below = Ranks(values, *extremes).look_up(np.concatenate([lower, upper]), edges[1:-1].astype(values.dtype))
+    found = found.astype(np.float64)
+    at = found[:lower.size] + (found[lower.size:] - found[:lower.size]) * (position - lower)
+    return {"percentiles": {str(q): float(v) for q, v in zip(PERCENTILES, at, strict=True)},
+            "histogram": {"edges": edges.tolist(), "counts": histogram_counts(below, values.size).tolist()}}
 
 
-def peak(volume: np.ndarray, affine: np.ndarray, ordered: np.ndarray | None = None) -> dict | None:
+def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] | None = None) -> dict | None:
     """The finite voxel of largest absolute value: its value, voxel index and mm coordinates.
 
-    With the sorted values at hand the peak value is one of their ends, and
+    With the values' extremes at hand the peak value is one of them, and
     only its position needs a pass over the volume.
     """
-    if ordered is None:
-        ordered = np.sort(finite_nonzero(volume))
-    if ordered.size == 0:
+    if extremes is None:
+        extremes = value_extremes(finite_nonzero(volume))
+    if extremes is None:
         return None
-    value = ordered[-1] if abs(ordered[-1]) >= abs(ordered[0]) else ordered[0]
+    low, high = extremes
+    value = volume.dtype.type(high if abs(high) >= abs(low) else low)
     ijk = first_position(volume, value)
     mm = affine[:3, :3] @ np.array(ijk[:3], dtype=np.float64) + affine[:3, 3]
     return {"value": float(value), "voxel": ijk, "mm": [float(c) for c in mm]}
@@ -350,10 +270,9 @@ def not_mni(brain_coverage: float, perc_voxels_outside: float | None) -> bool:
     return outside > 50
 
 
-def infer_map_type(values: np.ndarray, *, ordered: bool = False) -> str:
+def infer_map_type(values: np.ndarray) -> str:
     """NeuroVault's guess for maps uploaded as "Other": "R", "Pa" or "Other".
 
-    ``ordered`` says the values are sorted, which makes the label count free.
     A statistical map fails the integer test on its first values, so a
     sample is tried before the whole array.
     """
@@ -361,7 +280,7 @@ def infer_map_type(values: np.ndarray, *, ordered: bool = False) -> str:
         return "Other"
     if not (all_integers(values[::max(1, values.size // 1000)]) and all_integers(values)):
         return "R" if values.min() == values.max() else "Other"
-    labels, counts = _sorted_unique(values) if ordered else np.unique(values, return_counts=True)
+    labels, counts = np.unique(values, return_counts=True)
     if labels.size == 1:
         return "R"
     if labels.size > MAX_PARCELLATION_LABELS or np.any(counts == 1):
@@ -373,26 +292,6 @@ def all_integers(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)))
 
 
-def _sorted_unique(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    return ordered[starts], np.diff(np.append(starts, ordered.size))
-
-
 def volume_summaries(data: np.ndarray) -> list[dict]:
     volumes = data.reshape(data.shape[:3] + (-1,)) if data.ndim == 4 else data[..., None]
     return [summary(finite_nonzero(volumes[..., t])) for t in range(min(volumes.shape[3], MAX_VOLUMES_LISTED))]
-
-
-def jsonable(value):
-    """Plain JSON types: numpy scalars unwrapped, NaN and infinities as None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

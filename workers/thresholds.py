@@ -172,3 +172,25 @@ def dof_from_report(report: dict) -> float | tuple[float, float] | None:
     """``dof_from_header`` on a validation report (``workers.nifti.Report.to_dict()``)."""
     return dof_from_header(int(report.get("intent_code") or 0), report.get("intent_params") or [0.0, 0.0, 0.0],
                            report.get("descrip") or "")
+
+
+#: NeuroVault's map type for each NIfTI intent that names one (nifti1.h): t, F, z, chi-squared, p, labels.
+INTENT_MAP_TYPES = {3: ("T", "t-test"), 4: ("F", "F-test"), 5: ("Z", "z-score"), 6: ("X2", "chi-squared"),
+                    22: ("P", "p-value"), 1002: ("Pa", "labels")}
+
+
+def map_type_from_header(report: dict) -> tuple[str, str] | None:
+    """(map type, why) when the file says what statistic it holds: its NIfTI intent, or SPM's ``SPM{T_[..]}``.
+
+    A map uploaded as "Other" takes this type before any guess from its values: the header is the
+    analysis package's own word (FSL writes ``zstat`` maps with the z-score intent, SPM its ``spmT``
+    maps with the statistic in ``descrip``).
+    """
+    code = int(report.get("intent_code") or 0)
+    if code in INTENT_MAP_TYPES:
+        map_type, name = INTENT_MAP_TYPES[code]
+        return map_type, f"the file's NIfTI intent ({name})"
+    found = SPM_DESCRIP.search(report.get("descrip") or "")
+    if found is not None:
+        return found.group(1), f"the file's description ({found.group(0)})"
+    return None

@@ -7,7 +7,7 @@ import pytest
 from webapp.extensions import db
 from webapp.models import Collection, Image, Report, User
 
-from .conftest import OWNER
+from .adminsite import OWNER
 
 PAGES = ["/admin/", "/admin/users", "/admin/users/{owner}", "/admin/images", "/admin/images?status=failed&q=x",
          "/admin/collections", "/admin/uploads", "/admin/reports", "/admin/reports?state=resolved"]
@@ -66,7 +66,7 @@ def test_user_search_and_limits(site):
         owner = db.session.get(User, site.ids["owner"])
         assert owner.quota_bytes == 50 * 1024**3 and owner.max_pending_images == 7
     detail = site.clients["admin"].get(f"/admin/users/{site.ids['owner']}").get_data(as_text=True)
-    assert "53.7 GB" in detail
+    assert "50.0 GiB" in detail
     bad = site.post("admin", f"/admin/users/{site.ids['owner']}/limits", {"quota": "lots"}, follow_redirects=True)
     assert "quota=&#39;lots&#39;" in bad.get_data(as_text=True)
     site.post("admin", f"/admin/users/{site.ids['owner']}/limits", {"quota": "", "pending": ""})
@@ -156,7 +156,7 @@ def test_delete_with_reason_emails_the_owner(site, outbox):
 
 
 def test_unfinished_uploads_are_listed(site):
-    from tests.tus.conftest import metadata_header
+    from tests.tus.tusclient import metadata_header
     from webapp.models import ApiToken
 
     with site.app.app_context():

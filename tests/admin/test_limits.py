@@ -9,9 +9,10 @@ import io
 import pytest
 
 from tests.niftigen import mni_like_map
-from tests.tus.conftest import metadata_header
+from tests.tus.tusclient import metadata_header
 from webapp.extensions import db
 from webapp.models import ApiToken, Image, User
+from workers.plain import human_bytes
 
 QUOTA_BELOW_THE_MAP = 70_000
 
@@ -84,8 +85,8 @@ def test_the_profile_shows_the_users_own_quota_and_usage(site):
     site.image()
     set_limits(site, quota=5 * 1000**3, pending=3)
     page = site.clients["owner"].get("/accounts/profile").get_data(as_text=True)
-    assert "5.0 GB" in page and "0 of at most 3" in page
-    assert f"{len(site.nifti) / 1000:.1f} KB of 5.0 GB" in page
+    assert "4.7 GiB" in page and "0 of at most 3" in page
+    assert f"{human_bytes(len(site.nifti))} of 4.7 GiB" in page
 
 
 def test_parse_size():

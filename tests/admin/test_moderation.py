@@ -5,7 +5,7 @@ import pytest
 from webapp.extensions import db
 from webapp.models import Image, Report, User
 
-from .conftest import OWNER
+from .adminsite import OWNER
 
 
 def test_an_unpublished_map_is_gone_for_all_but_owner_and_admins(site, outbox):

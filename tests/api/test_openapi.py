@@ -1,6 +1,7 @@
-"""The OpenAPI document describes exactly the routes there are, the docs page renders it, and schemathesis
-finds no 500 anywhere in it on the live site."""
+"""The OpenAPI document describes exactly the routes there are, the docs page renders it, the answers match its
+schemas, and schemathesis finds no 500 and no answer unlike the document anywhere in it on the live site."""
 
+import io
 import re
 
 import pytest
@@ -48,9 +49,12 @@ def test_docs_page_lists_every_operation_without_inline_script(client):
 
 
 def server_errors(strategy, auth, examples):
-    """Each generated request the site answered with a 5xx: (method, path, query, body, status, text)."""
+    """Each generated request the site answered with a 5xx, or with JSON unlike the documented schema:
+    (method, path, query, body, status, text)."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.specs.openapi.checks import response_schema_conformance
 
     found = []
 
@@ -59,9 +63,14 @@ def server_errors(strategy, auth, examples):
     @given(case=strategy)
     def call(case):
         response = case.call(headers={**(case.headers or {}), **auth}, timeout=30)
-        if response.status_code >= 500:
-            found.append((case.method, case.formatted_path, case.query, case.body, response.status_code,
-                          response.text[:300]))
+        problem = response.text[:300] if response.status_code >= 500 else None
+        if problem is None:
+            try:
+                case.validate_response(response, checks=[response_schema_conformance])
+            except (AssertionError, FailureGroup) as mismatch:
+                problem = str(mismatch)[:600]
+        if problem is not None:
+            found.append((case.method, case.formatted_path, case.query, case.body, response.status_code, problem))
 
     try:
         call()
@@ -106,3 +115,45 @@ def test_schemathesis_finds_no_server_error_on_the_live_site(live_site, tmp_path
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
             failures += server_errors(strategy, auth, examples)
     assert not failures, failures[:5]
+
+
+def conforms(client, document, template, method="GET", path_parameters=None, **kwargs):
+    """The answer to ``method template`` (its parameters filled in) matches what the document says it answers."""
+    import schemathesis
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    operation = schemathesis.openapi.from_dict(document)[template][method]
+    answer = client.open("/api" + template.format(**(path_parameters or {})), method=method, **kwargs)
+    operation.Case(path_parameters=path_parameters).validate_response(answer, checks=[response_schema_conformance])
+    return answer
+
+
+def test_answers_match_the_documented_schemas(owner, client, stored_image):
+    """Collections and images (every metadata field, set and unset) are what the components say they are."""
+    document = client.get("/api/openapi.json").get_json()
+    cid = owner.new_collection("Documented", echo_time=30, handedness="left", used_smoothing=False)["id"]
+    plain = stored_image(cid)
+    full = stored_image(cid, map_type="T", analysis_level="G", smoothness_fwhm=6.0, sex="F", extra={"n": "3"})
+    conforms(client, document, "/collections/")
+    conforms(client, document, "/collections/{ref}/", path_parameters={"ref": str(cid)})
+    conforms(client, document, "/collections/{ref}/images/", path_parameters={"ref": str(cid)})
+    conforms(client, document, "/images/")
+    for image_id in (plain, full):
+        conforms(client, document, "/images/{image_id}/", path_parameters={"image_id": image_id})
+    bad = conforms(client, document, "/collections/", "POST", json={"name": "x", "echo_time": "?"},
+                   headers=owner.headers)
+    assert bad.status_code == 400
+
+
+def test_an_archive_upload_answers_the_documented_202(owner, client, tmp_path):
+    """An archive posted to the API answers 202 with its batch, and the document says so (issue 20)."""
+    from tests import archives as build
+
+    document = client.get("/api/openapi.json").get_json()
+    assert "202" in document["paths"]["/collections/{ref}/images/"]["post"]["responses"]
+    cid = owner.new_collection("Archive")["id"]
+    data = build.write_zip(tmp_path / "spm.zip", build.spm_folder()).read_bytes()
+    answer = conforms(client, document, "/collections/{ref}/images/", "POST", path_parameters={"ref": str(cid)},
+                      headers=owner.headers, data={"file": (io.BytesIO(data), "spm.zip")},
+                      content_type="multipart/form-data")
+    assert answer.status_code == 202 and answer.get_json()["kind"] == "archive"

@@ -51,3 +51,12 @@ def test_collection_lists_query_count_is_independent_of_page_size(app, owner, st
         app, client, "/api/collections/?limit=6")[0]
     assert statements_for(app, owner, "/api/my_collections/?limit=1")[0] == statements_for(
         app, owner, "/api/my_collections/?limit=6")[0]
+
+
+def test_a_token_and_its_user_come_in_one_statement(app, owner):
+    from webapp.models import ApiToken
+
+    with app.app_context(), counted_statements(app) as statements:
+        token = ApiToken.find_active(owner.secret)
+        assert token.user.id == owner.id
+    assert len(statements) == 1

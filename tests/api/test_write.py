@@ -6,14 +6,14 @@ from tests.niftigen import mni_like_map, small_map
 from webapp.extensions import db
 from webapp.models import Collection, Image
 
-from .conftest import nifti_part
+from .callers import nifti_part
 
 BASE = "http://neurodrop.test"
 
 
 def test_create_collection_from_json_and_from_form(owner):
     made = owner.post("/api/collections", json={"name": "  JSON  ", "private": True, "custom": {"a": 1}})
-    assert made.status_code == 201 and made.headers["Location"] == made.get_json()["url"]
+    assert made.status_code == 201 and made.headers["Location"] == made.get_json()["api_url"]
     body = made.get_json()
     assert body["name"] == "JSON" and body["private"] is True and body["custom"] == {"a": 1}
     form = owner.post("/api/collections/", data={"name": "Form", "private": "false", "DOI": "10.1234/form"})
@@ -43,7 +43,12 @@ def test_bad_json_bodies_are_400(owner):
     assert owner.post("/api/collections/", json=["name"]).get_json() == {
         "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}
     broken = owner.post("/api/collections/", data="{nope", content_type="application/json")
-    assert broken.status_code == 400 and "detail" in broken.get_json()
+    assert broken.status_code == 400
+    assert broken.get_json()["detail"].startswith("JSON parse error - Expecting property name"), "DRF's words"
+    empty = owner.post("/api/collections/", data="", content_type="application/json")
+    assert empty.status_code == 400 and empty.get_json()["detail"] == "JSON parse error - the body is empty."
+    assert owner.post("/api/collections/", data="null", content_type="application/json").get_json() == {
+        "non_field_errors": ["Invalid data. Expected a dictionary, but got null."]}
 
 
 def test_duplicate_doi_is_400(owner, stranger):
@@ -101,12 +106,12 @@ def test_upload_goes_through_the_pipeline_and_answers_201(app, owner, tmp_path):
     })
     assert answer.status_code == 201, answer.get_json()
     body = answer.get_json()
-    assert answer.headers["Location"] == body["url"] == f"{BASE}/api/images/{body['id']}/"
+    assert answer.headers["Location"] == body["api_url"] == f"{BASE}/api/images/{body['id']}/"
     assert body["status"] == "ready", "tasks run eagerly in app tests"
     assert (body["name"], body["map_type"], body["modality"], body["analysis_level"]) == (
         "Motor", "T map", "fMRI-BOLD", "group")
     assert body["number_of_subjects"] == 20 and body["target_template_image"] == "MNI152NLin2009cAsym"
-    assert body["cognitive_paradigm_cogatlas"] == "trm_4f23fc8c42d28" and body["tags"] == ["a", "b"]
+    assert body["cognitive_paradigm_cogatlas_id"] == "trm_4f23fc8c42d28" and body["tags"] == ["a", "b"]
     assert body["file_size"] == path.stat().st_size and body["original_filename"] == "motor.nii.gz"
     assert owner.get(body["file"].removeprefix(BASE)).data == path.read_bytes()
     assert body["stats"]["max"] > 0 and body["thumbnail"].endswith("/thumbnail.png")
@@ -181,3 +186,16 @@ def test_patch_and_delete_own_image(app, owner, stranger, stored_image):
     assert owner.delete(url.rstrip("/")).status_code == 204
     assert owner.get(url).status_code == 404
     assert owner.get(f"/api/collections/{cid}/").get_json()["number_of_images"] == 0
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'--B\r\nContent-Disposition: form-data; name="file"; filename="caf\xe9.nii"\r\n\r\nxx\r\n--B--\r\n',
+     "are not UTF-8 text"),
+    (b"--B\r\n", "the multipart body is malformed"),
+])
+def test_a_multipart_body_that_cannot_be_read_says_why_no_file_arrived(owner, no_worker, body, reason):
+    cid = owner.new_collection()["id"]
+    answer = owner.post(f"/api/collections/{cid}/images/", data=body, content_type="multipart/form-data; boundary=B")
+    assert answer.status_code == 400
+    [message] = answer.get_json()["file"]
+    assert message.startswith("No file was submitted: ") and reason in message

@@ -4,7 +4,7 @@ import re
 
 from webapp.models import ApiToken, User, hash_token
 
-from ..conftest import csrf_token, message_text
+from ..helpers import csrf_token, message_text
 
 EMAIL = "ada@example.org"
 PASSWORD = "a long enough passphrase"
@@ -187,13 +187,13 @@ def test_reset_and_confirm_requests_do_the_same_work_for_known_and_unknown_addre
                                                                                       monkeypatch, outbox):
     """Issue 21: a known address took twice as long (token, templates, SMTP). Now the request only queues
     a task with the address, whoever it belongs to; the worker looks it up."""
-    from workers import tasks
+    from webapp.processing import emails
 
     accounts.create(EMAIL, PASSWORD)
     register(client, "unconfirmed@example.org")
     queued, mailed = [], []
-    monkeypatch.setattr(tasks.send_account_instructions, "delay", lambda *args: queued.append(args))
-    monkeypatch.setattr(tasks.send_account_email, "delay", lambda *args: mailed.append(args))
+    monkeypatch.setattr(emails.send_account_instructions, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(emails.send_account_email, "delay", lambda *args: mailed.append(args))
     for path, known in (("/accounts/reset", EMAIL), ("/accounts/confirm", "unconfirmed@example.org")):
         answers = [
             answer_without_secrets(
@@ -225,10 +225,10 @@ def test_queued_instructions_arrive_for_accounts_only(app, client, accounts, out
 
 
 def test_every_flask_security_email_goes_through_celery(app, client, monkeypatch, outbox):
-    from workers import tasks
+    from webapp.processing import emails
 
     mailed = []
-    monkeypatch.setattr(tasks.send_account_email, "delay", lambda *args: mailed.append(args))
+    monkeypatch.setattr(emails.send_account_email, "delay", lambda *args: mailed.append(args))
     assert register(client).status_code == 302
     assert outbox() == [] and len(mailed) == 1
     subject, recipient, sender, body, html = mailed[0]

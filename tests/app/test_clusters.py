@@ -8,8 +8,8 @@ import pytest
 from tests.niftigen import make_nifti, mni_blobs_data
 from webapp.extensions import db
 from webapp.models import Collection, Image, ImageRegion
+from webapp.processing import tasks
 from webapp.storage import new_key
-from workers import tasks
 
 AMYGDALA_MAP = [((-24, -2, -14), 6.0), ((40, -18, 56), 5.0), ((-6, -20, 40), -5.5)]
 PRECENTRAL_MAP = [((40, -18, 56), 5.0)]
@@ -84,6 +84,7 @@ def test_api_image_has_clusters(app, client, processed):
     first = body["clusters"]["clusters"][0]
     assert first["sign"] == "+" and first["peak"]["mm"] == [-24.0, -2.0, -14.0]
     assert first["regions"]["aal"][0]["name"] == "Amygdala L"
+    assert "clusters" not in body["stats"] and body["stats"]["threshold"] == body["clusters"]["threshold"]
 
 
 def listed_ids(html):

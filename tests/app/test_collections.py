@@ -7,7 +7,7 @@ import pytest
 from webapp.extensions import db
 from webapp.models import Collection
 
-from ..conftest import csrf_token
+from ..helpers import csrf_token
 
 OWNER = "owner@example.org"
 OTHER = "other@example.org"

@@ -6,7 +6,7 @@ from tests.app.test_clusters import AMYGDALA_MAP, processed  # noqa: F401 (the f
 from tests.niftigen import mni_blobs_data, mni_like_data
 from webapp.extensions import db
 from webapp.models import Artifact, Image
-from workers import tasks
+from webapp.processing import tasks
 
 
 def shown(page, name):

@@ -6,8 +6,8 @@ import hashlib
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import Collection, Image
+from webapp.processing import tasks
 from webapp.storage import new_key
-from workers import tasks
 
 
 def processed(app, accounts, content):

@@ -120,3 +120,18 @@ def test_mni_template_is_served_as_stored_bytes(client):
     assert response.headers["Content-Type"] == "application/gzip"
     assert "Content-Encoding" not in response.headers
     assert response.data[:2] == b"\x1f\x8b"
+
+
+def test_a_task_queued_inside_an_app_goes_through_that_apps_celery(app, monkeypatch, tmp_path):
+    """One Celery per Flask app (decision 0020): building a second app does not redirect the first one's tasks."""
+    from webapp import create_app
+    from webapp.config import TestConfig
+    from webapp.processing.tasks import process_image
+
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "second"))
+    second = create_app(TestConfig())
+    assert second.extensions["celery"] is not app.extensions["celery"]
+    with app.app_context():
+        assert process_image.app is app.extensions["celery"]
+    with second.app_context():
+        assert process_image.app is second.extensions["celery"]

@@ -9,8 +9,9 @@ from webapp import create_app
 from webapp.config import TestConfig
 from webapp.extensions import db
 from webapp.models import render_migration_type
+from webapp.searchindex import not_search_index
 
-from ..conftest import SERVER_DATABASE_URL, USES_POSTGRES, drop_postgres_database, fresh_postgres_database
+from ..helpers import SERVER_DATABASE_URL, USES_POSTGRES, drop_postgres_database, fresh_postgres_database
 
 
 def test_migrations_and_models_agree(tmp_path, monkeypatch):
@@ -23,7 +24,8 @@ def test_migrations_and_models_agree(tmp_path, monkeypatch):
             upgrade()
             with db.engine.connect() as connection:
                 context = MigrationContext.configure(
-                    connection, opts={"compare_type": True, "render_item": render_migration_type}
+                    connection, opts={"compare_type": True, "render_item": render_migration_type,
+                                      "include_object": not_search_index}
                 )
                 differences = compare_metadata(context, db.metadata)
                 tables = set(sa.inspect(connection).get_table_names())

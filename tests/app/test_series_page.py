@@ -7,8 +7,8 @@ import numpy as np
 from tests.niftigen import make_nifti, mni_like_data
 from webapp.extensions import db
 from webapp.models import Collection, Image
+from webapp.processing import tasks
 from webapp.storage import new_key
-from workers import tasks
 
 
 def processed_series(app, accounts, tmp_path, volumes=6):

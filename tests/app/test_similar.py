@@ -7,8 +7,9 @@ from scipy.ndimage import gaussian_filter
 from tests.niftigen import make_nifti, mni_like_data
 from webapp.extensions import db
 from webapp.models import Artifact, Collection, Image, SimilarityVector
+from webapp.processing import tasks, upkeep
 from webapp.storage import new_key
-from workers import similarity, tasks
+from workers import similarity
 
 
 def smooth_field(seed):
@@ -100,9 +101,9 @@ def test_paging_follows_the_api_style(client, four):
     body = listed(client, four["base"], limit=1, offset=1)
     assert [row["id"] for row in body["results"]] == [four["unrelated"]]
     assert body["count"] == 3
-    assert "offset=2" in body["next"] and "offset=0" in body["previous"]
+    assert "offset=2" in body["next"] and "offset" not in body["previous"]
     response = client.get(f"/api/images/{four['base']}/similar/", query_string={"limit": "x"})
-    assert response.status_code == 400 and "limit" in response.get_json()
+    assert response.status_code == 200, "a bad limit falls back to the default, as on NeuroVault"
     response = client.get(f"/api/images/{four['base']}/similar/", query_string={"map_type": "nope"})
     assert response.status_code == 400 and "map_type" in response.get_json()
 
@@ -180,7 +181,7 @@ def stored_keys(app):
 
 
 def search_file(client, path, **kwargs):
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     token = csrf_token(client, "/similar/")
     with open(path, "rb") as handle:
@@ -283,7 +284,7 @@ def test_expired_searches_are_deleted(app, client, accounts, tmp_path):
     with app.app_context():
         db.session.query(SimilaritySearch).update({"created_at": utcnow() - timedelta(hours=2)})
         db.session.commit()
-        assert tasks.expire_similarity_searches() == 1
+        assert upkeep.expire_similarity_searches() == 1
         assert db.session.query(SimilaritySearch).count() == 0
 
 

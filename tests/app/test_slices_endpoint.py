@@ -2,6 +2,7 @@
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image as Picture
 
@@ -122,3 +123,66 @@ def test_past_the_cap_pictures_are_drawn_but_not_kept(app, client, uploaded):
         assert answer.headers["X-Slices-Cache"] == "miss"
         assert answer.headers["Cache-Control"].startswith("public")
     assert len(kept_kinds(app, uploaded[0])) == 1
+
+
+@pytest.fixture
+def limited(monkeypatch, request):
+    """An app with rate limits on (the suite's TestConfig has them off) and a budget of two drawn slices."""
+    monkeypatch.setenv("RATELIMIT_ENABLED", "true")
+    monkeypatch.setenv("RATELIMIT_SLICES", "2/minute")
+    return request.getfixturevalue("app")
+
+
+def test_drawing_slices_is_rate_limited_and_kept_pictures_do_not_count(limited, client, uploaded):
+    first = f"/images/{uploaded[0]}/slices.png?axis=z&mm=10"
+    assert [client.get(first).status_code for _ in range(3)] == [200, 200, 200]
+    assert client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm=20").status_code == 200
+    answer = client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm=30")
+    assert answer.status_code == 429 and answer.headers.get("Retry-After")
+
+
+def test_the_next_slice_of_a_map_is_drawn_without_reading_the_file_again(app, client, uploaded, monkeypatch):
+    from webapp.images import ondemand
+
+    reads = []
+    real_open = ondemand.nifti.open_series
+    monkeypatch.setattr(ondemand.nifti, "open_series", lambda *a, **k: reads.append(a) or real_open(*a, **k))
+    monkeypatch.setattr(ondemand, "LOADED", ondemand.LoadedMaps())
+    for mm in (10, 14, 18):
+        answer = client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm={mm}")
+        assert answer.status_code == 200 and answer.headers["X-Slices-Cache"] == "miss"
+    assert len(reads) == 1
+    app.config["SLICES_CACHE_BYTES"] = 0
+    monkeypatch.setattr(ondemand, "LOADED", ondemand.LoadedMaps())
+    client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm=22")
+    client.get(f"/images/{uploaded[0]}/slices.png?axis=z&mm=26")
+    assert len(reads) == 3
+
+
+def test_a_series_is_drawn_from_its_first_volume_alone(app, client, accounts, tmp_path, monkeypatch):
+    """Volumes after the first are never read: a series larger than the cap can still be sliced."""
+    from tests.niftigen import make_nifti, mni_like_data
+    from webapp.images import ondemand
+
+    owner_id = accounts.create("series@example.org")
+    with app.app_context():
+        collection = Collection(owner_id=owner_id, name="Series")
+        db.session.add(collection)
+        db.session.commit()
+        collection_id = collection.id
+    base, affine = mni_like_data(4.0)
+    series = np.stack([base * (1 + t) for t in range(6)], axis=-1).astype(np.float32)
+    accounts.login("series@example.org")
+    answer = post_files(client, collection_id, [("series.nii.gz", make_nifti(tmp_path / "s.nii.gz", series,
+                                                                               affine).read_bytes())])
+    image_id = answer.get_json()["images"][0]["id"]
+    app.config["SLICES_MAX_ARRAY_BYTES"] = 3 * base.nbytes  # one volume fits, the series does not
+    monkeypatch.setattr(ondemand, "LOADED", ondemand.LoadedMaps())
+    png(client.get(f"/images/{image_id}/slices.png?axis=z&mm=10"))
+    kept = ondemand.LOADED.get(db_key(app, image_id))
+    assert kept.volume.shape == base.shape and np.allclose(kept.volume, base)
+
+
+def db_key(app, image_id):
+    with app.app_context():
+        return db.session.get(Image, image_id).storage_key

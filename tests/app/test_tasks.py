@@ -5,13 +5,14 @@ import smtplib
 from datetime import timedelta
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from flask_mail import BadHeaderError
 
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import Artifact, Collection, Image, ImageStats, utcnow
+from webapp.processing import emails, notify, tasks, upkeep
 from webapp.storage import artifact_key, new_key
-from workers import tasks
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_processing_is_idempotent_and_emails_once(app, stored_image, outbox):
 def test_mail_failure_is_retried_and_never_changes_the_image(app, stored_image, outbox, monkeypatch):
     """Eager tasks that do not propagate errors run their retries at once, as a worker would later."""
     calls = {"n": 0}
-    real_send = tasks.send_outcome_email
+    real_send = notify.send_outcome_email
 
     def flaky(image):
         calls["n"] += 1
@@ -72,12 +73,12 @@ def test_mail_failure_is_retried_and_never_changes_the_image(app, stored_image, 
             raise ConnectionRefusedError("smtp down")
         real_send(image)
 
-    monkeypatch.setattr(tasks, "send_outcome_email", flaky)
+    monkeypatch.setattr(notify, "send_outcome_email", flaky)
     monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
     image_id = stored_image()
     with app.app_context():
         tasks.process_image.delay(image_id)
-        assert tasks.notify_uploader.apply(args=[image_id]).get() is False
+        assert emails.notify_uploader.apply(args=[image_id]).get() is False
     assert calls["n"] == 3 and len(emails_for(outbox, image_id)) == 1
     assert image_row(app, image_id).notified_status == "ready"
 
@@ -89,6 +90,20 @@ def test_array_over_the_memory_cap_fails_cleanly(app, stored_image):
         assert tasks.process_image.delay(image_id).get() == "failed"
     image = image_row(app, image_id)
     assert image.status == "failed" and image.error and image.report["findings"][-1]["level"] == "error"
+
+
+@pytest.mark.parametrize("step", ["store_pictures", "write_results", "store_copies"])
+def test_the_soft_time_limit_while_storing_results_is_reported_as_such(app, stored_image, monkeypatch, step):
+    """Issue 15: the limit reached after the analysis said "unexpected error" instead of the time limit."""
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks, step, out_of_time)
+    image_id = stored_image()
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "failed"
+    image = image_row(app, image_id)
+    assert image.status == "failed" and "took longer than the" in image.error and "unexpected" not in image.error
 
 
 def test_missing_stored_file_fails_with_a_reason(app, stored_image):
@@ -110,7 +125,7 @@ def test_sweep_requeues_stuck_images_and_fails_hopeless_ones(app, stored_image, 
             db.session.get(Image, image_id).status_changed_at = long_ago
         db.session.get(Image, hopeless).attempts = app.config["MAX_PROCESSING_ATTEMPTS"]
         db.session.commit()
-        result = tasks.sweep_stuck_images.delay().get()
+        result = upkeep.sweep_stuck_images.delay().get()
     assert result == {"requeued": [stuck], "failed": [hopeless], "unsent": []}
     assert image_row(app, stuck).status == "ready"
     assert image_row(app, hopeless).status == "failed" and "attempts" in image_row(app, hopeless).error
@@ -144,24 +159,24 @@ def test_broker_down_leaves_the_image_uploaded_for_the_sweep(app, stored_image, 
 
 def test_sweep_sends_an_email_the_broker_lost(app, stored_image, outbox, monkeypatch):
     """The broker is down when processing ends: the image is ready at once, and the sweep sends the email later."""
-    real_delay = tasks.notify_uploader.delay
+    real_delay = emails.notify_uploader.delay
 
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.notify_uploader, "delay", broker_down)
+    monkeypatch.setattr(emails.notify_uploader, "delay", broker_down)
     image_id = stored_image()
     with app.app_context():
         assert tasks.process_image.delay(image_id).get() == "ready"
     assert emails_for(outbox, image_id) == []
 
-    monkeypatch.setattr(tasks.notify_uploader, "delay", real_delay)
+    monkeypatch.setattr(emails.notify_uploader, "delay", real_delay)
     with app.app_context():
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == []
         db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
         db.session.commit()
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == [image_id]
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == []
     assert len(emails_for(outbox, image_id)) == 1
 
 
@@ -259,21 +274,21 @@ def test_a_permanent_mail_error_is_not_retried_and_not_swept_again(app, stored_i
         calls.append(image.id)
         raise PERMANENT_MAIL_ERRORS[error]()
 
-    monkeypatch.setattr(tasks, "send_outcome_email", refuse)
+    monkeypatch.setattr(notify, "send_outcome_email", refuse)
     monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
     image_id = stored_image()
     with app.app_context():
         tasks.process_image.delay(image_id)
         db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
         db.session.commit()
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == []
     assert calls == [image_id]
     image = image_row(app, image_id)
     assert image.status == "ready" and image.notified_status == "ready" and image.notify_queued_at is None
 
 
 def test_a_temporary_smtp_refusal_is_retried(app, stored_image, outbox, monkeypatch):
-    real_send, calls = tasks.send_outcome_email, []
+    real_send, calls = notify.send_outcome_email, []
 
     def busy_once(image):
         calls.append(image.id)
@@ -281,7 +296,7 @@ def test_a_temporary_smtp_refusal_is_retried(app, stored_image, outbox, monkeypa
             raise smtplib.SMTPRecipientsRefused({"a@example.org": (451, b"try again later")})
         real_send(image)
 
-    monkeypatch.setattr(tasks, "send_outcome_email", busy_once)
+    monkeypatch.setattr(notify, "send_outcome_email", busy_once)
     monkeypatch.setitem(app.extensions["celery"].conf, "task_eager_propagates", False)
     image_id = stored_image()
     with app.app_context():
@@ -292,21 +307,21 @@ def test_a_temporary_smtp_refusal_is_retried(app, stored_image, outbox, monkeypa
 def test_the_sweep_never_starts_a_second_email_task_beside_a_running_one(app, stored_image, monkeypatch):
     """The email task is queued (its retries are under way on a worker); sweeps come and go."""
     queued = []
-    monkeypatch.setattr(tasks.notify_uploader, "delay", queued.append)
+    monkeypatch.setattr(emails.notify_uploader, "delay", queued.append)
     image_id = stored_image()
     with app.app_context():
         assert tasks.process_image.delay(image_id).get() == "ready"
         db.session.get(Image, image_id).status_changed_at = utcnow() - timedelta(hours=1)
         db.session.commit()
         for _ in range(3):
-            assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+            assert upkeep.sweep_stuck_images.delay().get()["unsent"] == []
         assert queued == [image_id]
 
-        silent = utcnow() - tasks.notify_task_silence() - timedelta(seconds=1)
+        silent = utcnow() - emails.notify_task_silence() - timedelta(seconds=1)
         db.session.get(Image, image_id).notify_queued_at = silent
         db.session.commit()
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == [image_id]
-        assert tasks.sweep_stuck_images.delay().get()["unsent"] == []
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == [image_id]
+        assert upkeep.sweep_stuck_images.delay().get()["unsent"] == []
     assert queued == [image_id, image_id]
 
 
@@ -333,3 +348,14 @@ def test_a_name_with_cr_lf_is_stored_clean_and_its_email_is_sent(app, client, ac
     assert image.name == "mapBcc: victim@example.orgx" and image.status == "ready"
     [message] = emails_for(outbox, image_id)
     assert message["Subject"] == "Your map “mapBcc: victim@example.orgx” is ready" and message["Bcc"] is None
+
+
+def test_an_other_map_takes_the_type_its_header_states_marked_as_inferred(app, stored_image, tmp_path):
+    from tests.niftigen import set_header_fields
+
+    path = set_header_fields(mni_like_map(tmp_path / "plain.nii"), tmp_path / "z.nii", intent_code=5)
+    image_id = stored_image(path.read_bytes())
+    with app.app_context():
+        assert tasks.process_image.delay(image_id).get() == "ready"
+    image = image_row(app, image_id)
+    assert image.map_type == "Z" and image.extra["inferred"]["map_type"] == "the file's NIfTI intent (z-score)"

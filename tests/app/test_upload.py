@@ -10,7 +10,7 @@ from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import Collection, Image
 
-from ..conftest import csrf_token
+from ..helpers import csrf_token
 
 OWNER = "owner@example.org"
 
@@ -122,12 +122,12 @@ def test_over_the_size_limit_is_413_and_leaves_nothing(app, client, collection_i
 
 def test_limit_is_enforced_while_bytes_arrive_without_content_length(app, collection_id, nifti_bytes):
     """A body whose Content-Length understates it is still cut at the limit by the staging file."""
-    from webapp.incoming import UploadTooLarge
     from webapp.storage import LocalStorage
+    from webapp.streaming_request import UploadTooLarge
 
     storage = LocalStorage(app.config["STORAGE_DIR"])
     staged = storage.staging_file(max_bytes=10)
-    from webapp.incoming import LimitedStagingFile
+    from webapp.streaming_request import LimitedStagingFile
 
     guarded = LimitedStagingFile(staged)
     guarded.write(b"12345")

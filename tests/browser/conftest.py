@@ -3,17 +3,11 @@
 Debian's ``/usr/bin/chromium`` (``make browser`` installs it where apt can) runs headless with
 SwiftShader for WebGL2, so the viewer really draws. Without Chromium or Playwright the tests skip
 and say why (the ``chromium`` fixture, shared with other browser tests, is in ``tests/conftest.py``).
-Screenshots of the main pages go to ``test-artifacts/screenshots/`` (kept by CI).
-"""
-
-from pathlib import Path
+Screenshots of the main pages go to ``test-artifacts/screenshots/`` (kept by CI)."""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+from .viewports import DESKTOP, SCREENSHOTS
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from PIL import ImageStat
 from tests.live import PASSWORD
 from tests.niftigen import mni_like_map
 
-from .conftest import PHONE
+from .viewports import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -71,6 +71,7 @@ def create_collection(page, live_site, name, private=False, **fields):
 
 def drop_file_and_wait_for_upload(page, path):
     """Drop the file on the drop zone; returns the image page link once its progress bar is full."""
+    page.wait_for_load_state("load")  # the page's modules (upload.js and what it imports) have run by then
     highlighted = page.evaluate(DROP_FILE, {"name": path.name, "data": base64.b64encode(path.read_bytes()).decode()})
     assert highlighted, "the drop zone did not highlight while a file was dragged over it"
     item = page.locator(".upload-item").first

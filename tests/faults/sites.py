@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 
-from tests.conftest import SERVER_DATABASE_URL, USES_POSTGRES, drop_postgres_database, fresh_postgres_database
+from tests.helpers import SERVER_DATABASE_URL, USES_POSTGRES, drop_postgres_database, fresh_postgres_database
 from tests.live import PASSWORD, ROOT, LiveSite
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.helpers import drop_postgres_database, fresh_postgres_database
 from tests.live import ROOT, LiveSite, free_port
 from tests.niftigen import small_map
 

@@ -19,7 +19,7 @@ def worker_that_received(site):
         if hostname is None:
             continue
         log = site.folder / f"worker-{hostname.removeprefix('--hostname=').split('@')[0]}.log"
-        if log.exists() and "workers.tasks.process_image[" in log.read_text(errors="replace"):
+        if log.exists() and "webapp.processing.tasks.process_image[" in log.read_text(errors="replace"):
             return worker
     return None
 

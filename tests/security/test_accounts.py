@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Accounts, csrf_token
+from tests.helpers import Accounts, csrf_token
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 

@@ -8,7 +8,7 @@ from webapp import create_app
 from webapp.config import TestConfig
 from webapp.security_headers import csp_header_value
 
-from .conftest import ACTORS, inline_code_in
+from .world import ACTORS, inline_code_in
 
 #: A concrete URL for each GET route, from the world's ids (a new GET route needs a line here).
 PAGE_ARGS = {
@@ -21,7 +21,8 @@ PAGE_ARGS = {
     "other_id": "public_image",
 }
 #: Route arguments that are names or numbers of their own rather than ids of the world's objects.
-FIXED_ARGS = {"picture": "scatter", "index": 0, "search_id": "0" * 32}
+FIXED_ARGS = {"picture": "scatter", "index": 0, "search_id": "0" * 32, "batch_id": 1, "file_name": "map.nii.gz",
+              "share_token": "0" * 32}
 
 
 def get_pages(app, world):
@@ -100,7 +101,7 @@ def test_policy_allows_the_viewer_and_nothing_inline():
 
 
 def login_cookie_header(app, accounts, remember=False):
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
 
     accounts.create("cookie@example.org")
     client = app.test_client()
@@ -144,7 +145,7 @@ def https_app(tmp_path, monkeypatch):
 
 
 def test_behind_https_cookies_are_secure_and_hsts_is_sent(https_app):
-    from tests.conftest import Accounts
+    from tests.helpers import Accounts
 
     cookies = login_cookie_header(https_app, Accounts(https_app, https_app.test_client()), remember=True)
     for name in ("session", "remember_token"):
@@ -155,3 +156,15 @@ def test_behind_https_cookies_are_secure_and_hsts_is_sent(https_app):
     assert answer.status_code == 200, "TLS is the proxy's job: the site never redirects to https itself"
     plain = https_app.test_client().get("/healthz")
     assert plain.status_code == 200 and "Location" not in plain.headers
+
+
+def test_the_precomputed_headers_are_the_values_talisman_sent(client):
+    """The headers are spelled once per app (decision 0024); these are the values Flask-Talisman sent before."""
+    headers = client.get("/healthz").headers
+    assert headers["Permissions-Policy"] == "camera=(), microphone=(), geolocation=(), payment=()"
+    assert headers["Content-Security-Policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+        "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+    assert [headers[name] for name in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy")] == [
+        "DENY", "nosniff", "same-origin"]
+    assert "X-XSS-Protection" not in headers and "Feature-Policy" not in headers

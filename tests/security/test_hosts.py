@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token, message_text
+from tests.helpers import csrf_token, message_text
 from webapp.extensions import db
 from webapp.models import Collection
 

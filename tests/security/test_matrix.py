@@ -19,12 +19,13 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
+from webapp.api.downloads import url_file_name
 from webapp.extensions import db, get_storage
-from webapp.models import ApiToken, Artifact, Collection, Image, Report, SimilaritySearch, Upload, User
+from webapp.models import ApiToken, Artifact, Batch, Collection, Image, Report, SimilaritySearch, Upload, User
 from webapp.storage import artifact_key, new_key
 
-from .conftest import ACTORS, build_world
+from .world import ACTORS, build_world
 
 LOGIN = "login"  # 302 to the login form
 PUB, PRIV = "public", "private"
@@ -84,6 +85,14 @@ MATRIX = {
     ("uploads.upload", "GET", PRIV):                      (LOGIN, 404, 200, 200, LOGIN),
     ("uploads.upload", "POST", PUB):                      (401, 403, 201, 201, 401),
     ("uploads.upload", "POST", PRIV):                     (401, 404, 201, 201, 401),
+    ("uploads.batch", "GET", "owner's batch"):            (LOGIN, 404, 200, 200, LOGIN),
+    ("uploads.original_half", "GET", PUB):                (200, 200, 200, 200, 200),
+    ("uploads.original_half", "GET", PRIV):               (404, 404, 200, 200, 200),
+    ("bulkedit.edit", "GET", PUB):                        (LOGIN, 403, 200, 200, LOGIN),
+    ("bulkedit.edit", "GET", PRIV):                       (LOGIN, 404, 200, 200, LOGIN),
+    ("bulkedit.edit", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),
+    ("bulkedit.edit", "POST", PRIV):                      (LOGIN, 404, 302, 302, LOGIN),
+    ("accounts.email_preference", "POST", None):          (LOGIN, 302, 302, 302, LOGIN),
     # images (pages, files, thumbnails, the viewer's data, status JSON)
     ("images.index", "GET", None):                        (200, 200, 200, 200, 200),
     ("images.detail", "GET", PUB):                        (200, 200, 200, 200, 200),
@@ -115,6 +124,10 @@ MATRIX = {
     ("similar.search", "GET", None):                      (LOGIN, 200, 200, 200, LOGIN),
     ("similar.search", "POST", None):                     (LOGIN, 302, 302, 302, LOGIN),
     ("similar.answer", "GET", "owner's search"):          (LOGIN, 404, 200, 404, LOGIN),
+    ("images.edit", "GET", PUB):                          (LOGIN, 403, 200, 200, LOGIN),
+    ("images.edit", "GET", PRIV):                         (LOGIN, 404, 200, 200, LOGIN),
+    ("images.edit", "POST", PUB):                         (LOGIN, 403, 302, 302, LOGIN),
+    ("images.edit", "POST", PRIV):                        (LOGIN, 404, 302, 302, LOGIN),
     ("images.reprocess", "POST", PUB):                    (LOGIN, 403, 302, 302, LOGIN),
     ("images.reprocess", "POST", PRIV):                   (LOGIN, 404, 302, 302, LOGIN),
     ("images.delete", "POST", PUB):                       (LOGIN, 403, 302, 302, LOGIN),
@@ -150,6 +163,8 @@ MATRIX = {
     ("api.image_detail", "DELETE", PRIV):                 (401, 404, 204, 204, 401),
     ("api.image_file", "GET", PUB):                       (200, 200, 200, 200, 200),
     ("api.image_file", "GET", PRIV):                      (404, 404, 200, 200, 200),
+    ("api.image_named_file", "GET", PUB):                 (200, 200, 200, 200, 200),
+    ("api.image_named_file", "GET", PRIV):                (404, 404, 200, 200, 200),
     ("api.image_thumbnail", "GET", PUB):                  (200, 200, 200, 200, 200),
     ("api.image_thumbnail", "GET", PRIV):                 (404, 404, 200, 200, 200),
     ("api.image_similar", "GET", PUB):                    (200, 200, 200, 200, 200),
@@ -473,6 +488,38 @@ class Asker:
         return self.page(actor, method, path, data={"file": (io.BytesIO(TINY_UPLOAD), "tiny.nii")},
                          content_type="multipart/form-data", headers={"Accept": "application/json"})
 
+    def ask_uploads_batch(self, method, target, actor):
+        with self.app.app_context():
+            batch = Batch(user_id=self.world.ids["owner"], collection_id=self.world.ids["public_collection"],
+                          kind="archive", filename="study.zip", sources=[], outcomes=[], source_bytes=0)
+            db.session.add(batch)
+            db.session.commit()
+            batch_id = batch.id
+        return self.page(actor, method, f"/collections/batches/{batch_id}")
+
+    def ask_uploads_original_half(self, method, target, actor):
+        """The .hdr of the pair a map was converted from (a fresh map of the target's privacy)."""
+        _, image_id, _ = self.fresh_collection(target, actor)
+        with self.app.app_context():
+            image = db.session.get(Image, image_id)
+            stored = get_storage().put_bytes(new_key("originals"), b"hdr bytes")
+            image.extra = {"original_pair": [{"filename": "con_0001.hdr", "key": stored.key, "size": stored.size}]}
+            db.session.commit()
+        return self.page(actor, method, f"/collections/images/{image_id}/original/0")
+
+    def ask_images_edit(self, method, target, actor):
+        _, image_id, _ = self.objects(target, method, actor)
+        data = {"name": "Renamed by the matrix"} if method == "POST" else None
+        return self.page(actor, method, f"/images/{image_id}/edit", data=data)
+
+    def ask_bulkedit_edit(self, method, target, actor):
+        collection_id, image_id, _ = self.objects(target, method, actor)
+        data = {"image": str(image_id), "map_type": "T"} if method == "POST" else None
+        return self.page(actor, method, f"/collections/{collection_id}/bulk-edit", data=data)
+
+    def ask_accounts_email_preference(self, method, target, actor):
+        return self.page(actor, method, "/accounts/email-preference", data={"emails": "batch"})
+
     # the API ------------------------------------------------------------------------------------
 
     def ref(self, collection_id, share_token, target, actor):
@@ -541,6 +588,14 @@ class Asker:
 
     def ask_api_image_file(self, *a):
         return self.api_image("file")(*a)
+
+    def ask_api_image_named_file(self, method, target, actor):
+        """The ``file`` URL as the JSON gives it: the share-link holder's carries the token in its path."""
+        _, image_id, share = self.objects(target, method, actor)
+        with self.app.app_context():
+            name = url_file_name(db.session.get(Image, image_id))
+        middle = f"{share}/" if actor == "share" and target == PRIV else ""
+        return self.api(actor, method, f"/api/images/{image_id}/{middle}{name}")
 
     def ask_api_image_thumbnail(self, *a):
         return self.api_image("thumbnail.png")(*a)

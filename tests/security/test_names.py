@@ -9,12 +9,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from tests.niftigen import small_map
 from webapp.extensions import db
 from webapp.models import Image
 
-from .conftest import OWNER, PASSWORD
+from .world import OWNER, PASSWORD
 
 HOSTILE_NAMES = {
     "html": "<img src=x onerror=alert(1)><svg onload=alert(2)>.nii.gz",

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from webapp.extensions import db
 from webapp.models import User
 

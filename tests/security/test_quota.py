@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder, encode_multipart
 from werkzeug.wrappers import Request
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import ApiToken, Collection, Image, QuotaReservation, User
@@ -282,7 +282,7 @@ def test_a_reservation_left_by_a_dead_process_stops_counting_and_is_swept(app, o
 
     from webapp import quota
     from webapp.models import utcnow
-    from workers.tasks import expire_partial_uploads
+    from webapp.processing.upkeep import expire_partial_uploads
 
     user_id, _, _ = owner
     app.config["USER_QUOTA_BYTES"] = 1000

@@ -4,12 +4,12 @@ a logout ends the session on the server too, and a page showing a new API token 
 import pytest
 from flask import Response
 
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from webapp.extensions import db
 from webapp.models import User
 from webapp.pagecache import is_shareable_response
 
-from .conftest import OWNER, PASSWORD, build_world
+from .world import OWNER, PASSWORD, build_world
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Fixtures for the storage backends: one real S3-compatible server (moto) per test session."""
 
+import shutil
 import uuid
 
 import pytest
@@ -25,4 +26,18 @@ def storage(request, tmp_path):
         server = request.getfixturevalue("moto_server")
         backend = server.storage(f"nd-{uuid.uuid4().hex[:12]}", tmp_path / "staging")
     yield backend
-    backend.wipe()
+    wipe(backend)
+
+
+def wipe(backend):
+    """Remove every object the test left: the folder, or the bucket's objects and the staging folder."""
+    from webapp.storage import LocalStorage
+
+    if isinstance(backend, LocalStorage):
+        shutil.rmtree(backend.root, ignore_errors=True)
+        return
+    for page in backend.client.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket):
+        batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if batch:
+            backend.client.delete_objects(Bucket=backend.bucket, Delete={"Objects": batch, "Quiet": True})
+    shutil.rmtree(backend.staging, ignore_errors=True)

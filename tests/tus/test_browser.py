@@ -1,15 +1,11 @@
 """The upload page in a real Chromium: two files go up through tus, each bar reaches 100 %, the images appear.
 
-Playwright runs in a thread of its own, so this module never collides with a
-session-wide Playwright another test module may be holding open.
+The browser is the session's shared ``chromium`` fixture (``tests/conftest.py``, the ``CHROMIUM`` setting).
 """
 
 import base64
 import re
-import shutil
-import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,41 +20,6 @@ from .bigfile import big_4d_nifti
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 MiB = 1024 * 1024
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def in_browser(scenario):
-    """Run ``scenario(browser)`` in a fresh Chromium on a thread of its own; re-raise what it raised."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright (Python) is not installed")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    outcome = {}
-
-    def run():
-        try:
-            with sync_api.sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    outcome["value"] = scenario(browser)
-                finally:
-                    browser.close()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="playwright")
-    thread.start()
-    thread.join(timeout=240)
-    if thread.is_alive():
-        raise AssertionError("the browser scenario did not finish in 240 s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +64,7 @@ def drop_files(page, selector, files):
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def test_two_dropped_files_upload_through_tus_and_become_images(live_site, browser_researcher, tmp_path):
+def test_two_dropped_files_upload_through_tus_and_become_images(live_site, chromium, browser_researcher, tmp_path):
     session, (user_id, collection_id) = browser_researcher
     files = [mni_like_map(tmp_path / "motor.nii.gz"), mni_like_4d(tmp_path / "rest.nii", volumes=2)]
     page_url = f"{live_site.url}/collections/{collection_id}/upload"
@@ -111,9 +72,13 @@ def test_two_dropped_files_upload_through_tus_and_become_images(live_site, brows
     def scenario(browser):
         context = browser_context(browser, live_site, session)
         page = context.new_page()
-        errors, tus_requests = [], []
+        errors, tus_requests, tus_answers = [], [], []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("request", lambda r: tus_requests.append(r.method) if "/api/uploads/" in r.url else None)
+        page.on(
+            "response",
+            lambda r: tus_answers.append((r.request.method, r.status)) if "/api/uploads/" in r.url else None,
+        )
         page.goto(page_url)
         page.wait_for_selector("form.upload-form[data-enhanced='true']")
         drop_files(page, ".dropzone", files)
@@ -131,14 +96,18 @@ def test_two_dropped_files_upload_through_tus_and_become_images(live_site, brows
         links = [item["link"] for item in items]
         first_image = page.goto(links[0]) if links[0] else None
         context.close()
-        return items, errors, tus_requests, first_image.status if first_image else None
+        return items, errors, tus_requests, tus_answers, first_image.status if first_image else None
 
-    items, errors, tus_requests, first_image_status = in_browser(scenario)
+    items, errors, tus_requests, tus_answers, first_image_status = scenario(chromium)
 
     assert not errors, errors
     assert sorted(item["name"] for item in items) == ["motor.nii.gz", "rest.nii"], items
     assert all(item["state"] == "done" and item["progress"] == 100 for item in items), items
-    assert tus_requests.count("POST") == 2 and "PATCH" in tus_requests, tus_requests
+    # tus-js-client retries a request the network dropped, so a loaded machine may show a POST twice;
+    # what must hold is that each file was created and sent through tus and the server never failed.
+    assert tus_requests.count("POST") >= 2 and "PATCH" in tus_requests, tus_requests
+    assert [status for method, status in tus_answers if method == "POST"].count(201) == 2, tus_answers
+    assert not [answer for answer in tus_answers if answer[1] >= 500], tus_answers
     image_ids = [int(re.search(r"/images/(\d+)$", item["link"]).group(1)) for item in items]
     assert first_image_status == 200
     for image_id in image_ids:
@@ -147,7 +116,7 @@ def test_two_dropped_files_upload_through_tus_and_become_images(live_site, brows
         assert image.collection_id == collection_id and image.uploader_id == user_id
     with live_site.app.app_context():
         uploads = db.session.scalars(sa.select(Upload).where(Upload.user_id == user_id)).all()
-        assert sorted(u.image_id for u in uploads) == sorted(image_ids)
+        assert sorted(u.image_id for u in uploads if u.image_id is not None) == sorted(image_ids)
         db.session.remove()
 
 
@@ -156,7 +125,7 @@ def upload_offset(session, url):
     return int(answer.headers.get("Upload-Offset", -1))
 
 
-def test_an_upload_continues_after_the_page_is_reloaded(live_site, browser_researcher, tmp_path):
+def test_an_upload_continues_after_the_page_is_reloaded(live_site, chromium, browser_researcher, tmp_path):
     """Reload mid-upload, choose the same file again: it continues from the server's offset, same upload.
 
     The upload is throttled to 4 MiB/s (Chrome DevTools network emulation) so the reload
@@ -210,7 +179,7 @@ def test_an_upload_continues_after_the_page_is_reloaded(live_site, browser_resea
         context.close()
         return posts, patch_offsets[resumed_from:], offset_before_resume, item
 
-    posts, resumed_offsets, offset_before_resume, item = in_browser(scenario)
+    posts, resumed_offsets, offset_before_resume, item = scenario(chromium)
 
     assert len(posts) == 1, f"the reload made a new upload instead of resuming: {posts}"
     assert 0 < offset_before_resume < size

@@ -11,8 +11,8 @@ from webapp.extensions import db, get_storage
 from webapp.models import Image, Upload, utcnow
 from webapp.tus import resumable
 
-from ..conftest import csrf_token
-from .conftest import OWNER, TusTestClient, metadata_header
+from ..helpers import csrf_token
+from .tusclient import OWNER, TusTestClient, metadata_header
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_creation_with_upload_takes_the_first_bytes(app, tus, researcher, nifti)
 
 def test_a_whole_upload_in_one_body_is_hashed_as_it_arrives(app, tus, researcher, nifti, monkeypatch):
     """Promoting re-reads the partial file only when the upload came in several bodies."""
-    from webapp import storage
+    from webapp.storage import local as storage
 
     reads = []
     real_file_sha256 = storage.file_sha256
@@ -299,7 +299,7 @@ def test_an_empty_upload_finishes_at_creation(app, tus, researcher):
 
 
 def test_the_sweep_forgets_expired_uploads_and_their_bytes(app, tus, researcher):
-    from workers.tasks import expire_partial_uploads
+    from webapp.processing.upkeep import expire_partial_uploads
 
     stale_url = tus.new(100, researcher.collection_id)
     live_url = tus.new(100, researcher.collection_id)

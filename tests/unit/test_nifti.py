@@ -63,6 +63,16 @@ def test_valid_variants_read_as_nibabel_reads_them(tmp_path, name, options, fmt,
     assert inspect(path).to_dict() == report.to_dict()
 
 
+@pytest.mark.parametrize("options", [{}, {"nifti2": True, "big_endian": True}])
+def test_the_sform_is_nibabels(tmp_path, options):
+    """Issue 15: the affine comes from nibabel's header object where it is computed the same way."""
+    affine = np.array([[-2.0, 0.1, 0, 90], [0, 2, 0.2, -126], [0.05, 0, 2, -72], [0, 0, 0, 1]])
+    path = gen.make_nifti(tmp_path / "oblique.nii", np.ones(SHAPE, np.float32), affine, **options)
+    report = inspect(path)
+    assert report.affine_source == "sform"
+    np.testing.assert_array_equal(report.affine, nib.load(path).header.get_sform())
+
+
 def test_gzip_is_detected_by_its_bytes_not_its_name(tmp_path):
     disguised = gen.small_map(tmp_path / "upload.bin", gz=True)
     honest_name = gen.small_map(tmp_path / "not-really.nii.gz", gz=False)
@@ -110,6 +120,13 @@ def test_odd_shapes_are_read_as_volumes(tmp_path, shape, expected):
     path = gen.make_nifti(tmp_path / "odd.nii", np.ones(shape, np.float32), np.eye(4))
     report, data = inspect_and_load(path)
     assert data.shape == expected and report.shape == list(expected)
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 6, 1), (4, 5, 6, 1, 1)])
+def test_singleton_volumes_are_read_as_3d_and_the_report_says_so(tmp_path, shape):
+    report, data = inspect_and_load(gen.make_nifti(tmp_path / "one.nii", np.ones(shape, np.float32), np.eye(4)))
+    assert data.shape == (4, 5, 6)
+    assert any("(a 3D map)" in f.message and f.field == "dim[0]" for f in report.findings)
 
 
 def test_5d_with_two_long_axes_is_refused_naming_dim0(tmp_path):
@@ -202,7 +219,6 @@ def test_checks_are_an_ordered_tuple_of_small_functions():
     ({"bitpix": 16}, "bitpix", 16),
     ({"vox_offset": 100}, "vox_offset", 100),
     ({"vox_offset": 10**9}, "vox_offset", "1,000,000,000"),
-    ({"scl_slope": np.nan}, "scl_slope", "nan"),
     ({"scl_inter": np.inf}, "scl_inter", "inf"),
     ({"srow_x": [0, 0, 0, 0], "qform_code": 0}, "sform_code", 4),
     ({"srow_x": [np.nan, 0, 0, 0], "qform_code": 0}, "sform_code", 4),
@@ -228,13 +244,13 @@ def test_singular_affine_message(tmp_path, good):
 def test_truncated_data_names_the_byte_counts(tmp_path, good):
     exc = refusal(gen.truncate(good, tmp_path / "cut.nii", 1000))
     assert exc.field == "dim"
-    assert "9,600 voxels of float32 (38.4 KB)" in str(exc) and "holds 1 KB" in str(exc)
+    assert "9,600 voxels of float32 (37.5 KiB)" in str(exc) and "holds 1000 bytes" in str(exc)
     assert "truncated or not NIfTI" in str(exc)
 
 
 def test_huge_claim_in_a_tiny_file(tmp_path, good):
     exc = refusal(gen.set_header_fields(good, tmp_path / "claim.nii", dim=[3, 3000, 3000, 3000, 1, 1, 1, 1]))
-    assert "27,000,000,000 voxels of float32 (108 GB)" in str(exc)
+    assert "27,000,000,000 voxels of float32 (100.6 GiB)" in str(exc)
 
 
 def test_truncated_gzip_names_the_byte_counts(tmp_path, good_gz):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests import niftigen as gen
-from workers import nifti, render, series, slices, stats
+from workers import nifti, render, series, slices, stats, zinflate
 
 
 def series_data(volumes, voxel_mm=8.0, seed=1):
@@ -18,10 +18,15 @@ def series_data(volumes, voxel_mm=8.0, seed=1):
     return np.where(data[..., None] != 0, data[..., None] * 10 + drift + noise, 0).astype(np.float32), affine
 
 
-@pytest.mark.parametrize("name", ["series.nii.gz", "series.nii"])
-def test_a_series_gives_the_in_memory_numbers_and_temporal_maps(tmp_path, name):
+@pytest.mark.parametrize(("name", "stored", "big_endian"), [
+    ("series.nii.gz", "float32", False), ("series.nii", "float32", False),
+    ("series.nii.gz", "int16", False), ("series.nii", "int16", True),  # measured as the integers they are
+])
+def test_a_series_gives_the_in_memory_numbers_and_temporal_maps(tmp_path, name, stored, big_endian):
     data, affine = series_data(12)
-    path = gen.make_nifti(tmp_path / name, data, affine)
+    if stored == "int16":
+        data = np.round(data * 20).astype(np.int16).astype(np.float32)
+    path = gen.make_nifti(tmp_path / name, data, affine, dtype=stored, big_endian=big_endian)
     result = series.analyse(path)
 
     expected = stats.compute(nifti.inspect_and_load(path)[1], affine)
@@ -43,13 +48,23 @@ def test_a_series_gives_the_in_memory_numbers_and_temporal_maps(tmp_path, name):
     assert {"glass_brain", "ortho", "mosaic", "tmean", "tsnr"} <= set(result.pictures)
 
 
+def test_integer_volumes_far_apart_keep_their_temporal_mean_and_sd(tmp_path):
+    """Deviations from the first volume past the int16 range (-30000 to 30000) are taken in float32."""
+    data, affine = series_data(6)
+    data = np.where(data != 0, np.where(np.arange(6) % 2, 30000, -30000), 0).astype(np.int16)
+    result = series.analyse(gen.make_nifti(tmp_path / "wide.nii.gz", data, affine))
+    np.testing.assert_allclose(result.maps["tmean"], data.mean(axis=-1), atol=1e-3)
+    assert result.numbers["volumes"][1] == {"min": 30000.0, "max": 30000.0, "mean": 30000.0, "std": 0.0}
+    assert result.numbers["series"]["tsnr_median"] is None  # mean 0 wherever the signal swings
+
+
 def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     path = gen.mni_like_map(tmp_path / "map.nii.gz", voxel_mm=4)
     report, data = nifti.inspect_and_load(path)
     result = series.analyse(path)
     affine = np.asarray(report.affine)
     assert result.numbers.pop("viewer") == {"mode": "as_is", "frames": 1, "step": 1, "on_demand": False,
-                                            "by_offset": False, "n_volumes": 1}
+                                            "by_offset": False, "by_points": False, "n_volumes": 1}
     added = {k: result.numbers.pop(k) for k in ("threshold", "clusters", "similarity")}
     assert result.numbers == stats.compute(data, affine)
     result.numbers.update(added)
@@ -58,6 +73,16 @@ def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     assert result.pictures == render.render_all(data, affine, threshold=threshold, map_type=shown,
                                                 mni=not result.numbers["not_mni"])
     assert result.report == report.to_dict() and result.maps == {}
+
+
+def test_a_t_map_by_its_header_is_drawn_and_thresholded_as_a_t_map(tmp_path):
+    path = gen.set_header_fields(gen.mni_like_map(tmp_path / "plain.nii"), tmp_path / "t.nii",
+                                 intent_code=3, intent_p1=20.0)
+    numbers = series.analyse(path).numbers
+    assert (numbers["inferred_map_type"], numbers["inferred_map_type_why"]) == ("T", "the file's NIfTI intent (t-test)")
+    assert numbers["threshold"]["rule"] == "|t| ≥ 3.57 (z 3.1 with 20 degrees of freedom)"
+    plain = series.analyse(tmp_path / "plain.nii").numbers
+    assert "inferred_map_type_why" not in plain and plain["threshold"] != numbers["threshold"]
 
 
 def test_tr_and_units_come_from_the_header(tmp_path):
@@ -84,6 +109,26 @@ def test_a_series_cut_mid_stream_names_the_volume_where_data_end(tmp_path):
             series.analyse(tmp_path / name)
         assert "truncated" in str(caught.value) and "of 10" in str(caught.value), str(caught.value)
     assert "volume 6 (counting from 0) of 10" in str(caught.value)
+
+
+def test_volumes_served_on_demand_are_members_the_index_finds(tmp_path, monkeypatch):
+    """Without zlib-ng, a series larger than the viewer's budget: its first volumes in one copy, each volume as
+    its own member."""
+    import io
+
+    monkeypatch.setattr(zinflate, "_lib", None)
+    data, affine = series_data(10)
+    budget = 352 + 3 * data[..., 0].nbytes  # a few volumes in the viewer's copy, the rest on demand
+    sink = io.BytesIO()
+    result = series.analyse(gen.make_nifti(tmp_path / "whole.nii.gz", data, affine), viewer_budget=budget,
+                            volumes_sink=sink)
+    offsets = np.frombuffer(result.files["volume_index"], "<u8")
+    assert len(offsets) == 11 and offsets[-1] == len(sink.getvalue())
+    last = gzip.decompress(sink.getvalue()[offsets[9]:offsets[10]])
+    assert np.array_equal(np.frombuffer(last[352:], np.float32), data[..., 9].ravel(order="F"))
+    frames = result.numbers["viewer"]["frames"]
+    first = gzip.decompress(result.files["viewer"])
+    assert frames >= 2 and np.array_equal(np.frombuffer(first[352:], np.float32), data[..., :frames].ravel(order="F"))
 
 
 def test_a_header_claiming_far_more_volumes_names_where_the_data_end(tmp_path):

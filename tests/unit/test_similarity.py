@@ -69,6 +69,17 @@ def test_first_volume_of_a_series():
     assert np.array_equal(similarity.on_mask(series, affine), similarity.on_mask(data, affine), equal_nan=True)
 
 
+def test_memory_order_does_not_change_the_values():
+    """The interpolation corners are kept per grid and memory layout: C, Fortran and strided views agree."""
+    data, affine = ramp_map(2.0)
+    data[:40] = 0
+    expected = similarity.on_mask(np.ascontiguousarray(data), affine)
+    wider = np.zeros(data.shape + (2,), np.float32)
+    wider[..., 0] = data
+    for same in (np.asfortranarray(data), wider[..., 0]):
+        assert np.array_equal(similarity.on_mask(same, affine), expected, equal_nan=True)
+
+
 def test_representation_is_standardised_float16_and_counts_voxels():
     data, affine = mni_like_data(4.0)
     rep = similarity.represent(data, affine, map_type="T")

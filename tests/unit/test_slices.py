@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests import niftigen as gen
-from workers import mni, slices, thresholds
+from workers import canvas, mni, slices, thresholds
+from workers import scene as scene_of_map
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOB_MM = (-40.0, -20.0, 50.0)  # left, only
@@ -118,7 +119,7 @@ def glyph(letter, size):
     """The pixels Pillow's font draws for one letter, as the slices draw their marks."""
     picture = Image.new("P", size, 0)
     ImageDraw.Draw(picture).text((2 * slices.DENSITY, slices.DENSITY), letter, fill=1,
-                                 font=slices._font(slices.FONT_SIZE * slices.DENSITY))
+                                 font=canvas.font_of_size(slices.FONT_SIZE * slices.DENSITY))
     return np.asarray(picture) == 1
 
 
@@ -156,7 +157,7 @@ def test_not_mni_maps_are_drawn_over_their_own_volume():
     assert s.anatomy is s.volume and not s.mni
     png = slices.ortho(s)
     assert Image.open(io.BytesIO(png)).text["space"].startswith("the map's own")
-    assert np.allclose(s.bounds, slices._field_of_view(data.shape, s.affine))
+    assert np.allclose(s.bounds, scene_of_map._field_of_view(data.shape, s.affine))
 
 
 def test_roi_masks_are_outlines_and_parcellations_label_colours():
@@ -215,6 +216,48 @@ def test_sample_plane_matches_resample_linear_on_oblique_and_aligned_grids():
     assert np.nanmax(np.abs(got - expected)) < 1e-5
 
 
+@pytest.mark.parametrize("nearest", [False, True])
+def test_sampling_near_the_shown_voxels_is_the_whole_plane_where_it_can_show(nearest):
+    """The window holds every pixel of the whole plane past the threshold, with the same values."""
+    rng = np.random.default_rng(2)
+    source = rng.random((20, 24, 18)).astype(np.float32)
+    source[8:11, 5:7, 4:9] += 2.0
+    aligned = np.array([[-2, 0, 0, 30], [0, 2, 0, -20], [0, 0, 3, -10], [0, 0, 0, 1.0]])
+    h, v = (-15.3, 0.7, 40), (-8.1, 0.9, 50)
+    whole = mni.sample_plane(source, aligned, 1, -9.0, h, v, nearest=nearest)
+    near, h_run, v_run = mni.sample_plane_near(source, aligned, 1, -9.0, h, v, nearest=nearest,
+                                               wanted=lambda plane: plane >= 2.0)
+    assert near.shape != whole.shape and np.array_equal(near, whole[h_run, v_run])
+    outside = np.ones(whole.shape, bool)
+    outside[h_run, v_run] = False
+    assert (whole >= 2.0).any() and not (whole[outside] >= 2.0).any()
+    nothing = mni.sample_plane_near(source, aligned, 1, -9.0, h, v, wanted=lambda plane: plane >= 5.0)
+    assert nothing[0] is None
+
+
+def _stored_otherwise(data, affine, axes, reverse):
+    """The same map in another voxel order: axes permuted, then those in ``reverse`` stored backwards."""
+    data, affine = np.transpose(data, axes).copy(), affine[:, list(axes) + [3]].copy()
+    for axis in reverse:
+        data = np.flip(data, axis).copy()
+        affine[:3, 3] += affine[:3, axis] * (data.shape[axis] - 1)
+        affine[:3, axis] *= -1
+    return data, affine
+
+
+@pytest.mark.parametrize("axes, reverse", [((0, 1, 2), (0,)), ((0, 1, 2), (2,)), ((1, 2, 0), ()),
+                                           ((2, 0, 1), (0, 1))])
+def test_the_voxel_order_a_map_is_stored_in_does_not_change_its_pictures(axes, reverse):
+    """The scene reads volumes through their affine and never reverses them: same pixels, same cuts."""
+    data, affine = blob_map(voxel=4.0)
+    threshold = slices.threshold_for("Z", data, {}, {})
+    expected = slices.pictures(data, affine, threshold=threshold, map_type="Z")
+    got = slices.pictures(*_stored_otherwise(data, affine, axes, reverse), threshold=threshold, map_type="Z")
+    for name, png in expected.items():
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(got[name]))),
+                              np.asarray(Image.open(io.BytesIO(png)))), name
+
+
 def test_odd_maps_still_give_pictures():
     for data in (np.zeros((6, 7, 8), np.float32), np.full((6, 7, 8), np.nan, np.float32),
                  np.array([[[np.inf, -np.inf, 1.0]]], np.float32), np.ones((9, 8, 1), np.float32)):
@@ -249,3 +292,19 @@ def test_side_by_side_with_nilearn_is_saved(tmp_path):
     folder.mkdir(exist_ok=True)
     both.save(folder / "slices-vs-nilearn.png")
     assert both.width == ours.width
+
+
+def test_p_maps_give_the_most_significant_voxels_the_strongest_colour():
+    data, affine = blob_map()
+    p = np.power(10.0, -data).astype(np.float32)  # the peak: p = 1e-8; the weak blob: p > 0.001; elsewhere 1
+    s = slices.scene(p, affine, threshold=thresholds.choose("P", p), map_type="P")
+    assert np.allclose(s.peak_mm, BLOB_MM, atol=2.0)
+    per_mm = 2.0
+    pixels = slices.panel(s, 2, BLOB_MM[2], per_mm)
+    row, column = pixel_of(s, 2, BLOB_MM, per_mm)
+    top = slices.OVERLAY + slices.COLOURS - 1
+    assert int(pixels[row, column]) >= top - 2
+    edge = pixels[row, column - 12]  # 6 mm from the peak: still p < 0.001, but less significant
+    assert is_colour(edge) and edge < pixels[row, column]
+    weak_row, weak_column = pixel_of(s, 2, WEAK_MM, per_mm)
+    assert is_grey(pixels[weak_row, weak_column])

@@ -130,6 +130,7 @@ def test_keys_are_stable():
     ((-2.0, 2.0, 2.0), (30, -4, 6)),
     ((4.0, -3.0, 2.5), (-7, 40, -2)),
     ((1.0, 1.0, 1.0), (500, 0, 0)),
+    ((4.0, -4.0, 6.0), (2, 44, 0)),  # every second or third voxel, forwards and backwards: strided views
 ])
 def test_separable_resampling_matches_the_general_path(diagonal, offset):
     source = np.random.default_rng(1).random((20, 22, 18)) > 0.5

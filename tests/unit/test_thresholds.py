@@ -79,3 +79,21 @@ def test_an_empty_map_thresholds_nothing():
 ])
 def test_degrees_of_freedom_from_the_header(code, params, descrip, expected):
     assert thresholds.dof_from_header(code, params, descrip) == expected
+
+
+@pytest.mark.parametrize("code, descrip, expected", [
+    (3, "", "T"),
+    (4, "", "F"),
+    (5, "FSL5.0", "Z"),
+    (6, "", "X2"),
+    (22, "", "P"),
+    (1002, "", "Pa"),
+    (0, "SPM{T_[24.0]} - contrast 1: faces", "T"),
+    (0, "SPM{F_[1.0,61.0]} - contrast 2", "F"),
+    (0, "SPM contrast - 1: faces", None),
+    (1001, "", None),
+])
+def test_the_map_type_a_header_states(code, descrip, expected):
+    found = thresholds.map_type_from_header({"intent_code": code, "descrip": descrip})
+    assert (found[0] if found else None) == expected
+    assert found is None or ("intent" in found[1] or "description" in found[1])

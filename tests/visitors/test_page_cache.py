@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.models import ApiToken, Collection, Image, User
 from webapp.pagecache import HIT_HEADER, shared_with_visitors
 
-from ..conftest import csrf_token
+from ..helpers import csrf_token
 from .test_lists import counted_queries
 
 OWNER = "owner@example.org"
@@ -158,6 +158,8 @@ def test_a_cache_outage_costs_speed_never_a_page_or_a_commit(app, site, monkeypa
 
     monkeypatch.setattr(pagecache.cache, "get", unreachable)
     monkeypatch.setattr(pagecache.cache, "set", unreachable)
+    monkeypatch.setattr(pagecache.cache, "get_many", unreachable)
+    monkeypatch.setattr(pagecache.cache, "set_many", unreachable)
     visitor = app.test_client()
     for url in visitor_pages(site):
         answer = visitor.get(url)
@@ -166,3 +168,34 @@ def test_a_cache_outage_costs_speed_never_a_page_or_a_commit(app, site, monkeypa
         db.session.get(Image, site["image"]).name = "renamed while the cache is down"
         db.session.commit()
     assert "renamed while the cache is down" in visitor.get(f"/images/{site['image']}").get_data(as_text=True)
+
+
+def test_an_upload_to_one_collection_leaves_the_other_collections_pages_in_place(app, site):
+    """Generations per collection and per list: a new map (ORM insert, then the bulk UPDATE that queues it)
+    in another collection rebuilds that collection's page only; this collection's pages stay served."""
+    from webapp.pipeline import mark_queued
+
+    with app.app_context():
+        other = Collection(owner_id=db.session.scalar(sa.select(User.id)), name="Other study")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    visitor = app.test_client()
+    ours = [f"/collections/{site['collection']}", f"/images/{site['image']}", "/images/"]
+    for url in [*ours, f"/collections/{other_id}"]:
+        visitor.get(url)
+
+    with app.app_context():
+        upload = Image(collection_id=other_id, uploader_id=db.session.scalar(sa.select(User.id)), name="new upload",
+                       storage_key="k/3", sha256="3" * 64, status="uploaded")
+        db.session.add(upload)
+        db.session.flush()
+        db.session.get(Collection, other_id).refresh_image_count()
+        db.session.commit()
+        mark_queued(upload.id)
+
+    for url in ours:
+        assert visitor.get(url).headers[HIT_HEADER] == "hit", url
+    rebuilt = visitor.get(f"/collections/{other_id}")
+    assert rebuilt.headers[HIT_HEADER] == "miss" and "new upload" in rebuilt.get_data(as_text=True)
+    assert visitor.get("/api/images/").headers[HIT_HEADER] == "miss"  # pages naming no scope: any commit

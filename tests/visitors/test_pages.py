@@ -9,7 +9,7 @@ from webapp.extensions import db
 from webapp.images.views import viewer_range
 from webapp.models import Collection, Image, ImageStats
 
-from ..conftest import csrf_token
+from ..helpers import csrf_token
 
 OWNER = "owner@example.org"
 OTHER = "other@example.org"

@@ -29,3 +29,16 @@ def test_public_ready_count_matches_a_count_over_the_table(app, client):
     assert client.get("/api/images/?limit=5").get_json()["count"] == 15
     assert 'data-total="15"' in client.get("/images/").get_data(as_text=True)
     assert f'data-total="{t_maps}"' in client.get("/images/?map_type=T").get_data(as_text=True)
+
+
+def test_unpublished_maps_leave_the_total_once_whatever_their_status(app):
+    with app.app_context():
+        owner = seed_user()
+        [public] = seed_collections(owner, 1)
+        ready = seed_images([public], 5, owner)
+        unfinished = seed_images([public], 2, owner, status="processing")
+        refresh_counts([public])
+        db.session.execute(sa.update(Image).where(Image.id.in_([ready[0], unfinished[0]]))
+                           .values(unpublished_reason="spam"))
+        db.session.commit()
+        assert Image.public_ready_count() == counted_ready_public() == 4

@@ -12,4 +12,4 @@ from ..extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
-from . import auth, collection_routes, errors, image_routes, meta_routes, similar_routes  # noqa: E402,F401
+from . import auth, collection_routes, cors, errors, image_routes, meta_routes, similar_routes  # noqa: E402,F401

@@ -11,7 +11,7 @@ from flask_security import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from ..auth import presented_secret, user_for_secret
+from ..callers import presented_secret, user_for_secret
 from ..extensions import csrf
 from . import bp
 

@@ -4,11 +4,11 @@ import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import joinedload
 
-from .. import quota
+from .. import batches, quota
 from ..extensions import db
 from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
-from ..models import Collection, Image
+from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
 from ..pagecache import shared_with_visitors
 from ..pipeline import queue_processing
@@ -47,9 +47,11 @@ def filter_text(parameter):
 
 
 def apply_collection_changes(collection, changes, extra):
-    """Copy validated fields in; a DOI another collection has is a 400, as on NeuroVault."""
+    """Copy validated fields in; a DOI another collection has is a 400, as on NeuroVault; a new DOI is dated."""
     if Collection.doi_taken(changes.get("doi"), other_than=collection):
         raise field_error("DOI", "collection with this DOI already exists.")
+    if changes.get("doi") and changes["doi"] != collection.doi:
+        collection.doi_add_date = utcnow()
     for column, value in changes.items():
         setattr(collection, column, value)
     if extra:
@@ -76,7 +78,7 @@ def create_collection():
     db.session.add(collection)
     db.session.commit()
     payload = collection_json(collection)
-    return created(payload, payload["url"])
+    return created(payload, payload["api_url"])
 
 
 @bp.route("/my_collections/", **SLASHLESS)
@@ -123,7 +125,7 @@ def collection_images(ref):
     collection = visible_collection(ref)
     query = listed_images(collection)
     count = collection.image_count if sees_unfinished_images(collection) else None
-    return page_of(query, image_json, count=count)
+    return page_of(query, image_json, count=count, model=Image)
 
 
 def upload_image(collection):
@@ -133,7 +135,9 @@ def upload_image(collection):
     check_session_csrf()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise field_error("file", "No file was submitted.")
+        raise field_error("file", request.no_file_reason())
+    if batches.needs_worker(upload.filename):
+        return batches.accept_for_worker(collection, user, upload), 202
     fields, extra = image_fields(body_fields())
     image = add_image(collection, user, store_upload(upload), upload.filename, extra=extra, **fields)
     quota.settle()
@@ -141,7 +145,7 @@ def upload_image(collection):
     queue_processing([image.id])
     image = db.session.get(Image, image.id, options=IMAGE_LOADING, populate_existing=True)
     payload = image_json(image)
-    return created(payload, payload["url"])
+    return created(payload, payload["api_url"])
 
 
 @bp.route("/collections/<ref>/download", **SLASHLESS)

@@ -9,6 +9,8 @@ sent (memory stays at one chunk).
 The exact original is always at the image page's download link.
 """
 
+import re
+import unicodedata
 import zlib
 from urllib.parse import quote
 
@@ -24,6 +26,7 @@ except ImportError:  # pragma: no cover - isal is in requirements.txt; zlib is t
     deflate_lib = zlib
 
 GZIP_LEVEL = 1  # fast, and most of the gain
+NIFTI_GZ = ".nii.gz"
 
 
 def stored_gzipped(image):
@@ -48,6 +51,19 @@ def gzip_chunks(key):
 def gzipped_name(image):
     name = nifti_download_name(image)
     return name if name.lower().endswith(".gz") else name + ".gz"
+
+
+def url_file_name(image):
+    """The last part of the ``file`` URL: the map's file name in URL-safe ASCII, always ending in ``.nii.gz``.
+
+    NiMARE saves each download under the last part of its URL and nibabel picks the format from that
+    name, so it must end in the extension of the bytes sent (issue 22).
+    """
+    name = gzipped_name(image)
+    stem = name[: -len(NIFTI_GZ)] if name.lower().endswith(NIFTI_GZ) else name.split(".", 1)[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_stem).strip("_")[:100]
+    return f"{safe or f'image-{image.id}'}{NIFTI_GZ}"
 
 
 def attachment(name):

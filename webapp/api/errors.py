@@ -1,9 +1,8 @@
 """The API's error shape: ``{"detail": ...}``, or field name → messages for a 400 (NeuroVault's, via DRF)."""
 
-from flask import current_app
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from ..errors import TITLES
+from ..errors import error_response
 from ..extensions import db
 from . import bp
 
@@ -22,14 +21,6 @@ class FieldErrors(BadRequest):
         self.fields = fields
 
 
-def error_response(status, message=None, **fields):
-    """A JSON error response: the fields when given, else ``detail``."""
-    body = fields or {"detail": message or DETAILS.get(status) or TITLES.get(status, "Error")}
-    response = current_app.json.response(body)
-    response.status_code = status
-    return response
-
-
 def field_error(name, message):
     return FieldErrors({name: [message]})
 
@@ -41,9 +32,5 @@ def handle_http_error(error):
         db.session.rollback()
         return error_response(400, **error.fields)
     code = error.code or 500
-    message = error.description if error.description != type(error).description else None
-    response = error_response(code, message)
-    for name, value in error.get_headers():
-        if name.lower() not in ("content-type", "content-length"):
-            response.headers[name] = value
-    return response
+    message = error.description if error.description != type(error).description else DETAILS.get(code)
+    return error_response(code, message, error.get_headers())

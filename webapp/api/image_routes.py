@@ -1,6 +1,6 @@
 """Images: the public list, one image (read, change, delete), its original file and its glass brain."""
 
-from flask import abort, request
+from flask import abort, redirect, request
 
 from ..extensions import db
 from ..files import delete_image, send_stored
@@ -8,11 +8,11 @@ from ..models import Image
 from ..pagecache import shared_with_visitors
 from ..regions import clean_region, in_region
 from . import bp
-from .downloads import send_gzipped_nifti
+from .downloads import NIFTI_GZ, send_gzipped_nifti, url_file_name
 from .lookup import IMAGE_LOADING, editable_image, visible_image
 from .paging import page_of
 from .parsing import body_fields, image_fields
-from .serializers import image_json
+from .serializers import file_url, image_json
 
 SLASHLESS = {"strict_slashes": False}
 IMAGE_ID = "<int(max=2147483647):image_id>"
@@ -30,8 +30,8 @@ def images():
     query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
     region = clean_region(request.args.get("region"))
     if region:
-        return page_of(query.where(in_region(region)), image_json)
-    return page_of(query, image_json, count=Image.public_ready_count())
+        return page_of(query.where(in_region(region)), image_json, model=Image)
+    return page_of(query, image_json, count=Image.public_ready_count(), model=Image)
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)
@@ -54,7 +54,24 @@ def image_detail(image_id):
 
 @bp.route(f"/images/{IMAGE_ID}/file", **SLASHLESS)
 def image_file(image_id):
+    """The map's bytes at the URL of earlier releases (``?share_token=`` for a private map): still served."""
     image = visible_image(image_id)
+    return send_gzipped_nifti(image)
+
+
+@bp.route(f"/images/{IMAGE_ID}/<file_name>")
+@bp.route(f"/images/{IMAGE_ID}/<share_token>/<file_name>")
+def image_named_file(image_id, file_name, share_token=None):
+    """The map's bytes at the ``file`` URL, whose last part is its file name (NiMARE saves it under that name).
+
+    A private map's URL carries the share token as a path part, so the name stays last. Any other
+    name ending in ``.nii.gz`` redirects to the map's one canonical URL (one URL, one cache entry).
+    """
+    if not file_name.endswith(NIFTI_GZ):
+        abort(404)
+    image = visible_image(image_id, share_token)
+    if file_name != url_file_name(image):
+        return redirect(file_url(image), 302)
     return send_gzipped_nifti(image)
 
 

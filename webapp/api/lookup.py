@@ -5,24 +5,17 @@ private collection carries ``?share_token=``. Anything the caller may not see
 is a 404, like something that does not exist.
 """
 
-import re
-
-from flask import abort, request
+from flask import request
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..access import session_can_see
+from ..access import collection_visible_or_404, editable_or_403, image_visible_or_404
 from ..extensions import db
-from ..models import Collection, Image
+from ..models import Collection, Image, share_token_or_none
 from ..numbers import ASCII_DIGITS, ascii_whole_number
 from .auth import api_user, require_user
+from .cors import mark_private
 
 MAX_ID_DIGITS = 9
-SHARE_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-
-
-def share_token_or_none(text):
-    """The text if it could be a share token (URL-safe, bounded); anything else can match no collection."""
-    return text if text and SHARE_TOKEN_PATTERN.match(text) else None
 
 
 def collection_by_ref(ref):
@@ -36,25 +29,18 @@ def collection_by_ref(ref):
     return (Collection.by_share_token(token), token) if token else (None, None)
 
 
-def caller_can_see(collection, share_token=None):
-    user = api_user()
-    return collection.visible_to(user, share_token) or session_can_see(collection, user)
-
-
 def visible_collection(ref):
     collection, share_token = collection_by_ref(ref)
-    if collection is None or not caller_can_see(collection, share_token):
-        abort(404)
+    collection = collection_visible_or_404(collection, api_user(), share_token)
+    if collection.private:
+        mark_private()
     return collection
 
 
 def editable_collection(ref):
     """The collection if the caller may change it: 401 anonymous, 404 invisible, 403 not theirs."""
     user = require_user()
-    collection = visible_collection(ref)
-    if not collection.editable_by(user):
-        abort(403)
-    return collection
+    return editable_or_403(visible_collection(ref), user)
 
 
 IMAGE_LOADING = (
@@ -64,20 +50,20 @@ IMAGE_LOADING = (
 )
 
 
-def visible_image(image_id):
+def visible_image(image_id, share_token=None):
+    """The image if the caller may see it; the share token comes from the URL's path or its query string."""
     image = db.session.get(Image, image_id, options=IMAGE_LOADING)
-    if image is None or not caller_can_see(image.collection, share_token_or_none(request.args.get("share_token"))):
-        abort(404)
-    if image.hidden_from(api_user()):
-        abort(404)
+    token = share_token_or_none(share_token or request.args.get("share_token"))
+    image = image_visible_or_404(image, api_user(), token)
+    if image.collection.private:
+        mark_private()
     return image
 
 
 def editable_image(image_id):
     user = require_user()
     image = visible_image(image_id)
-    if not image.collection.editable_by(user):
-        abort(403)
+    editable_or_403(image.collection, user)
     return image
 
 

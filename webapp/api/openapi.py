@@ -1,24 +1,19 @@
-"""The API's OpenAPI 3.1 description, written by hand next to the routes it describes.
+"""The API's OpenAPI 3.1 description: the paths written by hand next to the routes they describe.
 
-A hand-written dict (no schema library): the routes and their JSON are few and
-stable (NeuroVault's), and ``tests/api/test_openapi.py`` holds the two together
-by checking every rule of the blueprint is described and by running schemathesis
-against the document. The ``/api/docs`` page is rendered from the same dict.
+The components (the JSON of collections and images, and what may be sent) come
+from the field table in ``webapp/metadata.py`` (``openapi_schemas.py``), so the
+documented limits are the enforced ones. ``tests/api/test_openapi.py`` checks
+every rule of the blueprint is described and runs schemathesis against the
+document, validating the answers against it. The ``/api/docs`` page is rendered
+from the same dict.
 """
 
 from flask import current_app
 
-from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES, TEMPLATES
+from ..vocab import ANALYSIS_LEVELS, MAP_TYPES
+from .openapi_schemas import SCHEMAS, nullable, ref
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def nullable(kind, **extra):
-    return {"type": [kind, "null"], **extra}
 
 
 def json_body(schema, description):
@@ -41,220 +36,6 @@ def page_of(item):
         },
     }
 
-
-SCHEMAS = {
-    "Error": {
-        "type": "object",
-        "required": ["detail"],
-        "properties": {"detail": {"type": "string"}},
-        "description": "Any error but a bad field.",
-    },
-    "FieldErrors": {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "description": "A 400: each bad field (or query parameter, or `non_field_errors`) with its messages.",
-        "example": {"name": ["This field may not be blank."]},
-    },
-    "User": {
-        "type": "object",
-        "required": ["id", "username", "email"],
-        "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "email": {"type": "string"}},
-    },
-    "Collection": {
-        "type": "object",
-        "description": "NeuroVault's collection fields; fields sent on creation that neurodrop does not know are "
-        "kept and appear here too.",
-        "required": [
-            "id", "url", "download_url", "owner", "owner_name", "contributors", "number_of_images", "name", "DOI",
-            "authors", "paper_url", "journal_name", "description", "full_dataset_url", "private", "add_date",
-            "modify_date",
-        ],
-        "properties": {
-            "id": {"type": "integer"},
-            "url": {"type": "string", "format": "uri", "description": "A private collection's URL uses its share "
-                    "token in place of the id."},
-            "download_url": {"type": "string", "format": "uri", "description": "A zip of the listed images."},
-            "html_url": {"type": "string", "format": "uri"},
-            "images_url": {"type": "string", "format": "uri"},
-            "owner": {"type": "integer"},
-            "owner_name": nullable("string"),
-            "contributors": {"type": "array", "items": {"type": "string"}},
-            "number_of_images": {"type": "integer", "description": "Every image uploaded, whatever its status."},
-            "name": {"type": "string"},
-            "DOI": nullable("string"),
-            "authors": nullable("string"),
-            "paper_url": nullable("string"),
-            "journal_name": nullable("string"),
-            "description": nullable("string"),
-            "full_dataset_url": nullable("string"),
-            "private": {"type": "boolean"},
-            "add_date": {"type": "string", "format": "date-time"},
-            "modify_date": {"type": "string", "format": "date-time"},
-        },
-    },
-    "CollectionInput": {
-        "type": "object",
-        "description": "JSON or form fields. Unknown fields are kept and echoed back.",
-        "properties": {
-            "name": {"type": "string", "maxLength": 200, "description": "Required on POST and PUT."},
-            "description": {"type": "string", "maxLength": 10000},
-            "authors": {"type": "string", "maxLength": 2000},
-            "DOI": {"type": "string", "description": "Unique; looks like 10.1234/abcd."},
-            "paper_url": {"type": "string", "format": "uri"},
-            "journal_name": {"type": "string", "maxLength": 200},
-            "full_dataset_url": {"type": "string", "format": "uri"},
-            "private": {"type": "boolean"},
-        },
-    },
-    "SimilarMap": {
-        "type": "object",
-        "required": ["id", "name", "collection", "r", "url"],
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "collection": {"type": ["integer", "string"], "description": "Its id, or its share token if private."},
-            "collection_url": {"type": "string", "format": "uri"},
-            "r": {"type": "number", "minimum": -1, "maximum": 1,
-                  "description": "Pearson r over the 4 mm MNI brain mask, voxels zero or NaN in either map left out."},
-            "url": {"type": "string", "format": "uri"},
-            "html_url": {"type": "string", "format": "uri"},
-            "thumbnail": {"type": "string", "format": "uri"},
-        },
-    },
-    "Search": {
-        "type": "object",
-        "required": ["id", "url", "status"],
-        "properties": {
-            "id": {"type": "string"},
-            "url": {"type": "string", "format": "uri"},
-            "status": {"type": "string", "enum": ["pending", "ready", "failed"]},
-            "error": {"type": ["string", "null"], "description": "Why the file could not be compared."},
-            "filename": {"type": "string"},
-            "count": {"type": "integer", "minimum": 0},
-            "next": {"type": ["string", "null"]},
-            "previous": {"type": ["string", "null"]},
-            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SimilarMap"}},
-        },
-        "description": "A search by file; `count`, `next`, `previous` and `results` once `status` is `ready`.",
-    },
-    "Image": {
-        "type": "object",
-        "description": "NeuroVault's image fields and neurodrop's (`status`, `error`, `stats`, `report`, `sha256`). "
-        "Unknown fields sent on upload are kept and appear here too. NaN is sent as null.",
-        "required": [
-            "url", "id", "file", "collection", "collection_id", "file_size", "name", "description", "add_date",
-            "modify_date", "is_valid", "map_type", "analysis_level", "modality", "target_template_image",
-            "thumbnail", "is_thresholded", "perc_bad_voxels", "not_mni", "brain_coverage", "perc_voxels_outside",
-            "number_of_subjects", "image_type", "status", "error", "stats", "clusters", "report", "sha256",
-        ],
-        "properties": {
-            "url": {"type": "string", "format": "uri"},
-            "id": {"type": "integer"},
-            "file": {"type": "string", "format": "uri", "description": "The map as .nii.gz: the uploaded bytes when "
-                     "they were gzipped, else gzipped on the way (nilearn saves every map as .nii.gz)."},
-            "html_url": {"type": "string", "format": "uri"},
-            "collection": {"type": "string", "format": "uri"},
-            "collection_id": {"type": "integer"},
-            "file_size": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "name": {"type": "string"},
-            "description": nullable("string"),
-            "original_filename": {"type": "string"},
-            "add_date": {"type": "string", "format": "date-time"},
-            "modify_date": {"type": "string", "format": "date-time"},
-            "is_valid": {"type": "boolean", "description": "True once the image is ready."},
-            "map_type": {"type": "string", "enum": list(MAP_TYPES.values())},
-            "analysis_level": {"type": ["string", "null"], "enum": [*ANALYSIS_LEVELS.values(), None]},
-            "modality": {"type": "string"},
-            "target_template_image": {"type": "string"},
-            "number_of_subjects": nullable("integer"),
-            "thumbnail": nullable("string", format="uri", description="The glass brain PNG once ready."),
-            "is_thresholded": {"type": "boolean"},
-            "perc_bad_voxels": nullable("number"),
-            "not_mni": {"type": "boolean"},
-            "brain_coverage": nullable("number"),
-            "perc_voxels_outside": nullable("number"),
-            "is_4d": {"type": "boolean"},
-            "image_type": {"type": "string", "const": "statistic_map"},
-            "status": {"type": "string", "enum": ["uploaded", "queued", "processing", "ready", "failed"]},
-            "error": nullable("string", description="Why processing failed, for a researcher."),
-            "stats": nullable("object", description="Summary, percentiles, histogram, peak, flags."),
-            "clusters": {"oneOf": [ref("ClusterTable"), {"type": "null"}],
-                         "description": "The cluster table with region names; null until processed."},
-            "report": nullable("object", description="The validation report: header facts and findings."),
-        },
-    },
-    "ClusterTable": {
-        "type": "object",
-        "description": "Clusters of the voxels past the map's threshold, each sign apart, strongest peak first "
-        "(as nilearn's get_clusters_table). Regions are named from the atlases listed, for maps in MNI space.",
-        "properties": {
-            "threshold": {"type": ["object", "null"], "description": "`value`, `two_sided`, `rule` (in words), "
-                          "`below` (P maps), `nonzero` (already thresholded maps); null for masks and atlases.",
-                          "properties": {"value": nullable("number"), "two_sided": {"type": "boolean"},
-                                         "rule": {"type": "string"}}},
-            "clusters": {"type": "array", "items": ref("Cluster")},
-            "n_found": {"type": "integer", "description": "Clusters found; more than listed when `truncated`."},
-            "truncated": {"type": "boolean"},
-            "message": nullable("string", description="Why the table is empty or cut short."),
-            "atlases": {"type": "array", "items": {"type": "object", "properties": {
-                "key": {"type": "string"}, "title": {"type": "string"}, "citation": {"type": "string"}}}},
-            "labels_note": nullable("string", description="Why there are no region names (not in MNI space)."),
-        },
-    },
-    "Cluster": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "sign": {"type": "string", "enum": ["+", "-"]},
-            "size_voxels": {"type": "integer"},
-            "size_mm3": {"type": "number"},
-            "peak": ref("ClusterPeak"),
-            "subpeaks": {"type": "array", "maxItems": 3, "items": ref("ClusterPeak"),
-                         "description": "Local maxima more than 8 mm from a stronger one."},
-            "regions": {"type": "object", "description": "Per atlas key, the regions holding at least 5 % of the "
-                        "cluster's voxels: `[{name, share}]`, largest first.",
-                        "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
-                            "name": {"type": "string"}, "share": {"type": "number"}}}}},
-        },
-    },
-    "ClusterPeak": {
-        "type": "object",
-        "properties": {
-            "value": {"type": "number"},
-            "mm": {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3,
-                   "description": "MNI coordinates (x, y, z) in mm."},
-            "voxel": {"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3},
-            "regions": {"type": "object", "additionalProperties": nullable("string"),
-                        "description": "Per atlas key, the region at this point (null outside every region)."},
-        },
-    },
-    "ImageFields": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "maxLength": 255, "description": "Default: the file name."},
-            "description": {"type": "string"},
-            "map_type": {"type": "string", "enum": [*MAP_TYPES, *MAP_TYPES.values()], "description": "A code "
-                         "(T, Z, F, X2, P, IP, M, U, R, Pa, A, V, Other) or its display string. Default Other."},
-            "modality": {"type": "string", "enum": list(MODALITIES), "description": "Default Other."},
-            "analysis_level": {"type": "string", "enum": [*ANALYSIS_LEVELS, *ANALYSIS_LEVELS.values()]},
-            "target_template_image": {"type": "string", "enum": list(TEMPLATES)},
-            "number_of_subjects": {"type": "integer", "minimum": 1, "maximum": 2147483647},
-        },
-    },
-    "ImageUpload": {
-        "allOf": [
-            ref("ImageFields"),
-            {
-                "type": "object",
-                "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary", "description": ".nii or .nii.gz"}},
-            },
-        ],
-        "description": "Multipart form. Unknown fields (e.g. `cognitive_paradigm_cogatlas`, `tags`) are kept.",
-    },
-    "Index": {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}},
-}
 
 LIMIT = {
     "name": "limit", "in": "query", "required": False,
@@ -286,6 +67,9 @@ SHARE_TOKEN = {
     "name": "share_token", "in": "query", "required": False, "schema": {"type": "string"},
     "description": "Set on links into a private collection, so they work without a login.",
 }
+FILE_NAME = {
+    "name": "file_name", "in": "path", "required": True, "schema": {"type": "string", "pattern": "[.]nii[.]gz$"},
+}
 AUTH = [{"token": []}, {"bearer": []}]
 OPTIONAL_AUTH = [*AUTH, {}]
 COLLECTION_BODY = {
@@ -299,7 +83,11 @@ COLLECTION_BODY = {
 NEEDS_LOGIN = error("No or wrong token.")
 NOT_YOURS = error("Not your collection.")
 NOT_FOUND = error("No such collection or image, or a private one.")
-BAD_FIELDS = json_body(ref("FieldErrors"), "Bad fields or parameters.")
+BAD_FIELDS = json_body({"anyOf": [ref("FieldErrors"), ref("Error")]}, "Bad fields or parameters, or a bad body.")
+NAMED_FILE_RESPONSES = {
+    "200": {"description": "The file.", "content": {"application/gzip": {"schema": {"type": "string"}}}},
+    "302": {"description": "To the map's canonical file name."}, "401": NEEDS_LOGIN, "404": NOT_FOUND,
+}
 
 
 def operation(summary, description="", *, tag, security=OPTIONAL_AUTH, parameters=(), body=None, responses):
@@ -391,11 +179,15 @@ PATHS = {
         ),
         "post": operation(
             "Upload a map into your collection",
-            "Multipart. Answers at once with `status: queued`; poll the image until `ready` or `failed`.",
+            "Multipart. Answers at once with `status: queued`; poll the image until `ready` or `failed`. An "
+            "archive (.zip, .tar, .tar.gz, .tgz) or a lone .hdr/.img half answers 202 with its batch: a worker makes "
+            "the images; poll the batch's `url` until `complete`.",
             tag="images", security=AUTH,
             body={"required": True, "content": {"multipart/form-data": {"schema": ref("ImageUpload")}}},
             responses={
-                "201": json_body(ref("Image"), "Stored and queued."), "400": BAD_FIELDS, "401": NEEDS_LOGIN,
+                "201": json_body(ref("Image"), "Stored and queued."),
+                "202": json_body(ref("Batch"), "An archive or a pair half, stored and queued for unpacking."),
+                "400": BAD_FIELDS, "401": NEEDS_LOGIN,
                 "403": NOT_YOURS, "404": NOT_FOUND, "413": error("Too large, or over your quota."),
                 "429": error("Too many of your images wait for processing."),
             },
@@ -455,6 +247,22 @@ PATHS = {
                 "200": {"description": "The file.", "content": {"application/gzip": {"schema": {"type": "string"}}}},
                 "401": NEEDS_LOGIN, "404": NOT_FOUND,
             },
+        ),
+    },
+    "/images/{image_id}/{file_name}": {
+        "parameters": [IMAGE_ID, FILE_NAME],
+        "get": operation(
+            "The map as .nii.gz, at the URL given as `file`",
+            "The last part is the map's file name (NiMARE saves each download under it); another name ending in "
+            "`.nii.gz` redirects to this one. Same bytes, ranges and ETag as `/images/{image_id}/file`.",
+            tag="images", responses=NAMED_FILE_RESPONSES,
+        ),
+    },
+    "/images/{image_id}/{share_token}/{file_name}": {
+        "parameters": [IMAGE_ID, {**SHARE_TOKEN, "in": "path", "required": True}, FILE_NAME],
+        "get": operation(
+            "A private collection's map as .nii.gz", "The share token is a path part, so the name stays last.",
+            tag="images", responses=NAMED_FILE_RESPONSES,
         ),
     },
     "/images/{image_id}/similar/": {

@@ -86,7 +86,7 @@ def similar_search():
     check_session_csrf()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise field_error("file", "No file was submitted.")
+        raise field_error("file", request.no_file_reason())
     search = start_search(user, upload)
     return search_json(search), 200 if search.status != SimilaritySearch.PENDING else 202
 

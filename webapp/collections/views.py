@@ -1,23 +1,33 @@
 """Collections: list, create, edit, delete, share."""
 
+import functools
 import secrets
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_security import auth_required, current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
+from ..cards import IMAGE_CARD_COLUMNS, CardPagination, ImageCard
 from ..extensions import db
 from ..files import delete_collection
+from ..keyset import capped_count, keyset_page
 from ..listing import SORTS, CollectionFilters, page_number
-from ..models import Collection, Image
-from ..pagecache import shared_with_visitors
+from ..metadata import COLLECTION_FIELDS, filled_in
+from ..models import Collection, Image, utcnow
+from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..text import multi_line, one_line
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
 PER_PAGE = 24
+#: A collection card's columns and its owner's, in two queries for the whole page.
+CARD_LOADING = (
+    load_only(Collection.id, Collection.name, Collection.image_count, Collection.private, Collection.authors,
+              Collection.description, Collection.doi, Collection.owner_id),
+    selectinload(Collection.owner),
+)
 
 
 def fill_collection(collection, form):
@@ -25,20 +35,30 @@ def fill_collection(collection, form):
     collection.name = one_line(form.name.data)
     collection.description = multi_line(form.description.data)
     collection.authors = one_line(form.authors.data)
+    if (one_line(form.doi.data) or None) not in (None, collection.doi):
+        collection.doi_add_date = utcnow()
     collection.doi = one_line(form.doi.data) or None
     collection.paper_url = one_line(form.paper_url.data) or None
     collection.journal_name = one_line(form.journal_name.data) or None
     collection.full_dataset_url = one_line(form.full_dataset_url.data) or None
     collection.private = bool(form.private.data)
+    for column, value in form.design_values().items():
+        setattr(collection, column, value)
 
 
 @bp.route("/")
 @shared_with_visitors
 def index():
     """Public collections, searched and sorted; owners come in one extra query, not one per card."""
+    depends_on(COLLECTIONS_LIST)
     filters = CollectionFilters.from_request()
-    query = filters.apply(Collection.public_query().options(selectinload(Collection.owner)))
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    query = filters.narrow(Collection.public_query().options(*CARD_LOADING))
+    count = functools.partial(capped_count, db.session, query)
+    if not filters.q:
+        total = functools.partial(db.session.scalar, sa.select(sa.func.count()).select_from(query.subquery()))
+        count = functools.partial(kept_while_current, "public_collection_count", [COLLECTIONS_LIST], total)
+    page = keyset_page(db.session, query, Collection, filters.sort, page_number(), PER_PAGE, count,
+                       capped=bool(filters.q))
     return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS)
 
 
@@ -72,16 +92,18 @@ def create():
 def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
     collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
-    query = sa.select(Image).where(Image.collection_id == collection.id).order_by(Image.id.asc())
+    depends_on(collection_scope(collection.id))
+    query = sa.select(*IMAGE_CARD_COLUMNS).where(Image.collection_id == collection.id).order_by(Image.id.asc())
     if not collection.editable_by(current_user):
         query = query.where(Image.unpublished_reason.is_(None))
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False, count=False)
-    page.total = collection.image_count
+    page = CardPagination(page=page_number(), per_page=PER_PAGE, error_out=False, select=query, shape=ImageCard,
+                          total=collection.image_count)
     return render_template(
         "collections/detail.html",
         collection=collection,
         page=page,
         can_edit=collection.editable_by(current_user),
+        metadata=filled_in(collection, COLLECTION_FIELDS),
     )
 
 

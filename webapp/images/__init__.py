@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("images", __name__)
 
-from . import compare, views  # noqa: E402,F401
+from . import compare, edit, views  # noqa: E402,F401

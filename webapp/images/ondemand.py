@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,22 +116,83 @@ def kept(image, asked: SliceRequest) -> Artifact | None:
     return db.session.scalar(sa.select(Artifact).where(Artifact.image_id == image.id, Artifact.kind == asked.kind))
 
 
-def draw(image, asked: SliceRequest) -> bytes:
-    """The picture, from the stored file, with the threshold and anatomy the thumbnails use."""
+@dataclass(frozen=True)
+class LoadedMap:
+    """What drawing needs of a stored map: its first volume, its affine, its validation report."""
+
+    volume: np.ndarray
+    affine: np.ndarray
+    report: dict
+
+    @property
+    def nbytes(self) -> int:
+        return self.volume.nbytes
+
+
+class LoadedMaps:
+    """The maps this web process loaded last, up to a byte budget (``SLICES_CACHE_BYTES``).
+
+    A visitor moving through one map asks for many slices of it: only the first is read from
+    storage. Keyed by storage key: the bytes under a key never change (a new upload is a new key).
+    """
+
+    def __init__(self):
+        self._maps: OrderedDict[str, LoadedMap] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> LoadedMap | None:
+        with self._lock:
+            found = self._maps.get(key)
+            if found is not None:
+                self._maps.move_to_end(key)
+            return found
+
+    def put(self, key: str, loaded: LoadedMap, budget: int) -> None:
+        if loaded.nbytes > budget:
+            return
+        with self._lock:
+            self._maps[key] = loaded
+            while sum(m.nbytes for m in self._maps.values()) > budget:
+                self._maps.popitem(last=False)
+
+
+LOADED = LoadedMaps()
+
+
+def loaded_map(image) -> LoadedMap:
+    """The map's first volume, from this process's cache or read from storage.
+
+    Only the first volume is read (a series' other volumes are never inflated), bounded by
+    ``SLICES_MAX_ARRAY_BYTES``; the validation report is the one the worker stored.
+    """
     config = current_app.config
+    found = LOADED.get(image.storage_key)
+    if found is not None:
+        return found
     try:
-        with get_storage().local_path(image.storage_key) as path:
-            report, data = nifti.inspect_and_load(path, max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
-                                                  max_array_bytes=config["SLICES_MAX_ARRAY_BYTES"])
+        with get_storage().local_path(image.storage_key) as path, nifti.open_series(
+                path, max_decompressed_bytes=config["MAX_DECOMPRESSED_BYTES"],
+                max_array_bytes=config["SLICES_MAX_ARRAY_BYTES"]) as series:
+            affine = np.asarray(series.affine, np.float64)
+            volume = next(iter(series.volumes()))
     except nifti.InvalidNifti as exc:
         bad(f"This map cannot be drawn on demand: {exc}")
+    volume.setflags(write=False)  # shared by the process's threads
+    loaded = LoadedMap(volume, affine, image.report or {})
+    LOADED.put(image.storage_key, loaded, config["SLICES_CACHE_BYTES"])
+    return loaded
+
+
+def draw(image, asked: SliceRequest) -> bytes:
+    """The picture, from the stored file, with the threshold and anatomy the thumbnails use."""
+    loaded = loaded_map(image)
     numbers = image.stats.data if image.stats else {}
     map_type = slices.shown_type(image.map_type, numbers)
     try:
         return slices.on_demand(
-            data, np.asarray(report.affine, np.float64), axis=AXES[asked.axis], mm=asked.mm,
+            loaded.volume, loaded.affine, axis=AXES[asked.axis], mm=asked.mm,
             cut_coords=asked.cut_coords, threshold_value=asked.threshold,
-            default_threshold=slices.threshold_for(map_type, data, numbers, report.to_dict()),
+            default_threshold=slices.threshold_for(map_type, loaded.volume, numbers, loaded.report),
             colour_map=asked.cmap, map_type=map_type, mni=not image.not_mni)
     except ValueError as exc:
         bad(str(exc))

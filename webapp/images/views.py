@@ -1,26 +1,32 @@
 """An image's page, its status, its file and thumbnails, and the public image list."""
 
+import functools
 from math import ceil
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import joinedload
 
 from ..access import editable_image_or_404, visible_image_or_404
+from ..cards import IMAGE_CARD_COLUMNS, ImageCard
 from ..extensions import db, get_storage
 from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
+from ..keyset import capped_count, keyset_page
 from ..listing import SORTS, ImageFilters, page_number
-from ..models import Image
-from ..pagecache import shared_with_visitors
+from ..metadata import IMAGE_FIELDS, filled_in
+from ..models import Collection, Image
+from ..pagecache import IMAGES_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..pipeline import queue_processing, reset_for_reprocessing
-from ..regions import region_names
+from ..regions import region_options
 from ..similarity.search import MAX_RESULTS, images_by_id, similar_to_image
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
-from . import bp, ondemand
+from . import bp, inflated, ondemand
 from .compare import compare_choices
 
 PER_PAGE = 24
+#: An image card's columns and its collection's name, read in the list's one query as plain values (``cards``).
+CARD_COLUMNS = (*IMAGE_CARD_COLUMNS, Collection.name.label("collection_name"))
 SIMILAR_ON_PAGE = 10
 #: What the image page reads besides the image, fetched in the same query (five round trips were one per relation).
 PAGE_LOADING = (
@@ -35,25 +41,19 @@ PAGE_LOADING = (
 @shared_with_visitors
 def index():
     """Ready public maps, searched, filtered and sorted; each card's collection comes from the same join."""
+    depends_on(IMAGES_LIST)
     filters = ImageFilters.from_request()
-    ready = Image.public_query().where(Image.status == Image.READY).options(contains_eager(Image.collection))
-    query = filters.apply(ready)
-    page = paginate_counted(query, None if filters.narrowed else Image.public_ready_count())
+    ready = Image.public_query().where(Image.status == Image.READY).with_only_columns(*CARD_COLUMNS)
+    query = filters.narrow(ready)
+    if filters.narrowed:
+        count = functools.partial(capped_count, db.session, query)
+    else:
+        count = functools.partial(kept_while_current, "public_ready_count", [IMAGES_LIST], Image.public_ready_count)
+    page = keyset_page(db.session, query, Image, filters.sort, page_number(), PER_PAGE, count,
+                       capped=bool(filters.narrowed), shape=ImageCard)
     modalities = [(name, name) for name in MODALITIES]
     return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
-                           region_names=region_names())
-
-
-def paginate_counted(query, total):
-    """``db.paginate`` with a total already known (from stored counts), which spares it a COUNT over the join.
-
-    With ``total`` None (a search or a filter is set) the database counts as usual.
-    """
-    if total is None:
-        return db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False, count=False)
-    page.total = total
-    return page
+                           region_options=region_options())
 
 
 def status_payload(image):
@@ -132,7 +132,8 @@ def viewer_source(image, stats):
     ``frames`` volumes of it, and where further volumes are fetched one at a time (None: nowhere)."""
     plan = (stats or {}).get("viewer") or {}
     copy = image.artifact("viewer")
-    by_offset = bool(plan.get("by_offset")) and image.artifact("volume_header") is not None
+    as_nii = plan.get("by_offset") or plan.get("by_points")
+    by_offset = bool(as_nii) and image.artifact("volume_header") is not None
     on_demand = by_offset or bool(plan.get("on_demand")) and image.artifact("volumes") is not None
     endpoint = "images.volume_by_offset" if by_offset else "images.volume"
     volume_url = url_for(endpoint, image_id=image.id, index=0).replace("/0.nii", "/{volume}.nii")
@@ -177,20 +178,22 @@ def volume(image_id, index):
 
 @bp.route("/<int:image_id>/volumes/<int:index>.nii")
 def volume_by_offset(image_id, index):
-    """Volume ``index`` of an uncompressed series: its 3D header (from the worker), then its bytes read at their
-    offset in the original."""
+    """Volume ``index`` of a series as a .nii: its 3D header (from the worker), then its bytes, read at their
+    offset in an uncompressed original or inflated from an access point of a gzip one (``inflated``)."""
     image = visible_image_or_404(image_id)
     header = image.artifact("volume_header")
     report = image.report or {}
     shape = report.get("shape") or []
-    if header is None or len(shape) != 4 or not 0 <= index < shape[3] or report.get("compressed"):
+    if header is None or len(shape) != 4 or not 0 <= index < shape[3]:
         abort(404)
     volume_bytes = report["data_bytes"] // shape[3]
     with get_storage().open(header.storage_key) as handle:
         prefix = handle.read()
-    return send_stored(image.storage_key, mimetype="application/octet-stream", max_age=300,
-                       name=f"image-{image.id}-volume-{index}.nii", prefix=prefix,
-                       span=(report["vox_offset"] + index * volume_bytes, volume_bytes))
+    span, name = (report["vox_offset"] + index * volume_bytes, volume_bytes), f"image-{image.id}-volume-{index}.nii"
+    if report.get("compressed"):
+        return inflated.send_volume(image, span, prefix=prefix, name=name)
+    return send_stored(image.storage_key, mimetype="application/octet-stream", max_age=300, name=name,
+                       prefix=prefix, span=span)
 
 
 def volume_span(index_key, index):
@@ -205,6 +208,7 @@ def volume_span(index_key, index):
 @shared_with_visitors
 def detail(image_id):
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
+    depends_on(collection_scope(image.collection_id), IMAGES_LIST)  # the similar maps come from any collection
     can_edit = image.collection.editable_by(current_user)
     thumbnails = {artifact.kind: artifact for artifact in image.artifacts
                   if artifact.kind in THUMBNAIL_WIDTHS} if image.status == Image.READY else {}
@@ -221,6 +225,7 @@ def detail(image_id):
         clusters=(image.stats.data or {}).get("clusters") if image.stats else None,
         threshold=(image.stats.data or {}).get("threshold") if image.stats else None,
         can_edit=can_edit,
+        metadata=filled_in(image, IMAGE_FIELDS),
         form=FlaskForm() if can_edit else None,
         **({"compare_choices": compare_choices(image)} if image.status == Image.READY else {}),
     )
@@ -252,6 +257,7 @@ def similar_maps(image, page, per_page, map_type=None, analysis_level=None):
 def similar(image_id):
     """More maps like this one, filterable by map type and analysis level."""
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
+    depends_on(collection_scope(image.collection_id), IMAGES_LIST)
     map_type = request.args.get("map_type", "") if request.args.get("map_type") in MAP_TYPES else ""
     level = request.args.get("analysis_level", "") if request.args.get("analysis_level") in ANALYSIS_LEVELS else ""
     listing = similar_maps(image, page_number(), PER_PAGE, map_type, level)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from ..extensions import db
 from ..models import Collection, Image
-from ..pagecache import shared_with_visitors
+from ..pagecache import COLLECTIONS_LIST, IMAGES_LIST, depends_on, shared_with_visitors
 from . import bp
 
 MNI_TEMPLATE = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
@@ -35,6 +35,7 @@ def site_counts():
 @shared_with_visitors
 def index():
     """Counts and the newest public collections and maps; owners and collections are loaded with them."""
+    depends_on(IMAGES_LIST, COLLECTIONS_LIST)
     recent_collections = db.session.scalars(
         Collection.public_query()
         .where(Collection.image_count > 0)

@@ -42,7 +42,7 @@ def start_search(user, file_storage):
 
 
 def queue_search(search_id):
-    from workers.tasks import search_by_file
+    from webapp.processing.tasks import search_by_file
 
     try:
         search_by_file.delay(search_id)

@@ -16,7 +16,7 @@ from ..numbers import ascii_whole_number
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "expiration")
 OFFSET_STREAM = "application/offset+octet-stream"
-METADATA_KEYS = ("filename", "collection_id", "name", "map_type")
+METADATA_KEYS = ("filename", "collection_id", "name", "map_type", "batch", "batch_size")
 
 
 def require_tus_resumable():

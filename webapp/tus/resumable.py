@@ -8,10 +8,13 @@ Appending is guarded by a *claim* taken with a conditional UPDATE on the
 offset: ``offset = -1 - offset WHERE offset = <the offset the client sent>``.
 Only one request can win it, so two PATCHes never write into the same file at
 once, and a negative offset tells everyone else an append is under way (the
-acknowledged offset is still readable from it). A PATCH stages its body first
-and claims only to copy the staged bytes into place, so a claim is never held
-while waiting on the network; a claim older than ``CLAIM_STALE_AFTER`` belongs
-to a process that died mid-copy and is settled from the bytes on disk.
+acknowledged offset is still readable from it). The claim is taken before the
+body is read, and the body streams straight into the partial object, so each
+byte is written once (decision 0023). The claim is a *lease*: the body renews
+it as bytes arrive (``body.PatchBody``), a silent client is cut off by the
+socket's idle timeout, and a claim not renewed for ``CLAIM_STALE_AFTER`` is
+settled from the bytes on disk by the next request; a body whose renewal fails
+stops before writing another byte.
 """
 
 from datetime import datetime, timedelta
@@ -19,7 +22,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import abort, current_app
 
-from .. import quota
+from .. import batch_tus, batches, quota
 from ..extensions import db, get_storage
 from ..ingest import add_image, check_pending_images
 from ..models import Upload, utcnow
@@ -28,7 +31,7 @@ from ..storage import new_key
 from ..text import one_line
 from ..vocab import MAP_TYPES
 
-CLAIM_STALE_AFTER = timedelta(minutes=10)
+CLAIM_STALE_AFTER = timedelta(minutes=2)
 
 
 class OffsetMoved(Exception):
@@ -56,8 +59,13 @@ def finished_image_id(upload):
     return (upload.meta or {}).get("image_id")
 
 
+def is_finished(upload):
+    """Whether the upload became an image, or a source of a batch (an archive, a pair half)."""
+    return finished_image_id(upload) is not None or (upload.meta or {}).get("batch_id") is not None
+
+
 def is_expired(upload):
-    return finished_image_id(upload) is None and upload.expires_at <= utcnow()
+    return not is_finished(upload) and upload.expires_at <= utcnow()
 
 
 def next_expiry():
@@ -232,8 +240,19 @@ def settle_stale_claim(upload):
     return reload(upload.id)
 
 
-def append_staged(upload, staged):
-    """Append a staged body at the upload's offset; the last byte turns the upload into an Image."""
+def renew_claim(upload, claimed_at_offset):
+    """Extend a claim this request holds; False when it was settled as stale meanwhile (the body must stop)."""
+    meta = dict(reload(upload.id).meta or {}, claimed_at=utcnow().isoformat())
+    renewed = _conditional_update(upload.id, -1 - claimed_at_offset, meta=meta, expires_at=next_expiry())
+    db.session.commit()
+    return renewed
+
+
+def append_body(upload, body):
+    """Append a request body at the upload's offset as it arrives; the last byte turns the upload into an Image.
+
+    Raises ``storage.TooLarge`` (after keeping what fitted) when the body runs past the upload's length.
+    """
     offset = upload.offset
     claim(upload, offset)
     try:
@@ -243,10 +262,12 @@ def append_staged(upload, staged):
             db.session.commit()
             current_app.logger.warning("upload %s: row said %s, disk holds %s bytes", upload.id, offset, on_disk)
             raise OffsetMoved()
-        staged.seek(0)
-        added = get_storage().append(upload.storage_key, staged, max_bytes=upload.length - offset)
+        body.keep_claim_with(lambda: renew_claim(upload, offset))
+        added = get_storage().append(upload.storage_key, body, max_bytes=upload.length - offset)
+        if body.claim_lost:
+            raise OffsetMoved()
         if offset + added == upload.length:
-            return finish(upload, offset, whole_upload_digest(staged, offset, added))
+            return finish(upload, offset, whole_upload_digest(body, offset, added))
         release(upload, offset, offset + added)
         db.session.commit()
         return reload(upload.id)
@@ -268,17 +289,45 @@ def undo_claim(upload, offset):
         current_app.logger.exception("upload %s: could not release its claim; it will be settled later", upload.id)
 
 
-def whole_upload_digest(staged, offset, added):
-    """The staged body's sha256 when that body alone is the whole upload, else None."""
-    if offset == 0 and staged.hashed and staged.size == added:
-        return staged.sha256
+def whole_upload_digest(body, offset, added):
+    """The body's sha256 when that body alone is the whole upload, else None."""
+    if offset == 0 and body.hashed and body.size == added:
+        return body.sha256
     return None
 
 
 def finish(upload, claimed_at_offset, known_sha256=None):
-    """Turn the complete partial into an original and an ``uploaded`` Image, then queue it (claim held)."""
+    """Turn the complete partial into an original, and that into an image or a batch's source (claim held).
+
+    Should the database fail once the partial has moved, it is moved back before the error goes on,
+    whatever the file became: the upload stays complete and resumable (the next HEAD finishes it), and
+    no file is left orphaned. Queues are sent only after the commit.
+    """
     stored = get_storage().promote(upload.storage_key, new_key("originals"), known_sha256)
+    try:
+        released, image_ids, batch_ids = recorded_finish(upload, claimed_at_offset, stored)
+        if released:
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        get_storage().unpromote(stored.key, upload.storage_key)
+        raise
+    if not released:
+        db.session.rollback()
+        get_storage().delete(stored.key)
+        abort(410, "The upload was deleted while its last bytes arrived.")
+    queue_processing(image_ids)
+    for batch_id in batch_ids:
+        batches.queue_import(batch_id)
+    return reload(upload.id)
+
+
+def recorded_finish(upload, claimed_at_offset, stored):
+    """Write what a finished upload became (uncommitted): ``(released, image ids, batch ids to queue)``."""
+    if batches.needs_worker(upload.filename):
+        return batch_tus.recorded_source(upload, claimed_at_offset, stored)
     image = add_image(upload.collection, upload.user, stored, upload.filename, **image_fields(upload.meta or {}))
+    group = batch_tus.joined(image, upload)
     released = release(
         upload,
         claimed_at_offset,
@@ -287,18 +336,12 @@ def finish(upload, claimed_at_offset, known_sha256=None):
         meta={"image_id": image.id},
         expires_at=next_expiry(),
     )
-    if not released:
-        db.session.rollback()
-        get_storage().delete(stored.key)
-        abort(410, "The upload was deleted while its last bytes arrived.")
-    db.session.commit()
-    queue_processing([image.id])
-    return reload(upload.id)
+    return released, [image.id], [group.id] if group is not None else []
 
 
 def finish_if_full(upload):
     """Finish an upload whose bytes all arrived but which has no image yet (a process died in between)."""
-    if upload.offset == upload.length and finished_image_id(upload) is None:
+    if upload.offset == upload.length and not is_finished(upload):
         claim(upload, upload.offset)
         try:
             return finish(upload, upload.length)

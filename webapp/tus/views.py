@@ -7,19 +7,20 @@ check, which would look for it in a form this protocol never sends).
 """
 
 from flask import abort, current_app, request, url_for
-from werkzeug.exceptions import ClientDisconnected, Conflict, Locked
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import Conflict, Locked
 
+from .. import batch_tus
 from ..access import editable_collection_or_404
-from ..auth import session_user, user_from_token_header
-from ..extensions import csrf, db, get_storage
+from ..callers import session_user, user_from_token_header
+from ..extensions import csrf, db
 from ..ingest import clean_filename
 from ..models import Upload
 from ..numbers import ascii_whole_number
 from ..storage import TooLarge
 from ..urls import absolute_url
 from . import bp, protocol, resumable
-
-READ_SIZE = 1024 * 1024
+from .body import PatchBody, idle_timeout
 
 
 @bp.after_request
@@ -76,6 +77,7 @@ def upload_headers(upload):
         headers["X-Image-Url"] = absolute_url("images.detail", image_id=image_id)
     else:
         headers["Upload-Expires"] = protocol.expires_header(upload.expires_at)
+    headers.update(batch_tus.batch_headers(upload))
     return headers
 
 
@@ -88,42 +90,29 @@ def empty_response(status, headers):
 # the body ---------------------------------------------------------------------------------------
 
 
-def staged_body(max_bytes, hashed):
-    """The request body in a storage staging file, read in chunks; a dropped client keeps what arrived.
-
-    Hashed only when it may be the whole upload (it starts at offset 0): then promoting needs no
-    second read. Otherwise the whole upload is hashed once, when it is promoted.
-    """
-    staged = get_storage().staging_file(max_bytes=max_bytes, hashed=hashed)
-    stream = request.stream
-    try:
-        while True:
-            chunk = stream.read(READ_SIZE)
-            if not chunk:
-                break
-            staged.write(chunk)
-    except TooLarge:
-        staged.close()
-        abort(413, f"The body is longer than the {max_bytes:,} bytes that remain of this upload.")
-    except (ClientDisconnected, OSError):
-        current_app.logger.info("tus: client left after %s bytes; keeping them", staged.size)
-    staged.flush()
-    return staged
-
-
 def append_body(upload):
-    """Append the request body at the upload's offset and return the upload as it then stands."""
-    staged = staged_body(upload.length - upload.offset, hashed=upload.offset == 0)
+    """Append the request body at the upload's offset and return the upload as it then stands.
+
+    The body goes from the socket into the partial object (written once); a dropped or silent
+    client keeps what arrived.
+    """
+    if request.content_length == 0:
+        return upload
+    body = PatchBody(request.stream, hashed=upload.offset == 0, max_bytes=upload.length - upload.offset)
     try:
-        if staged.size == 0:
-            return upload
-        return resumable.append_staged(upload, staged)
+        with idle_timeout(current_app.config["TUS_IDLE_SECONDS"]):
+            return resumable.append_body(upload, body)
+    except TooLarge:
+        abort(413, f"The body is longer than the {upload.length - upload.offset:,} bytes that remain of this upload.")
     except resumable.OffsetMoved:
         raise Conflict("The upload moved on while this body arrived; ask for its offset (HEAD) again.") from None
     except resumable.UploadBusy:
         raise Locked("Another request is appending to this upload; retry in a moment.") from None
+    except SQLAlchemyError:
+        current_app.logger.exception("upload %s: database error while appending", upload.id)
+        abort(503, "The database failed while this body was stored; ask for the offset (HEAD) and resume.")
     finally:
-        staged.close()
+        body.close()
 
 
 # routes -----------------------------------------------------------------------------------------
@@ -145,7 +134,8 @@ def create():
     filename = clean_filename(metadata["filename"])
     resumable.checked_map_type(metadata.get("map_type"))
     resumable.check_creation_limits(user, length)
-    upload = resumable.create_upload(user, collection, length, filename, resumable.image_fields(metadata))
+    fields = {**resumable.image_fields(metadata), **batch_tus.group_fields(metadata)}
+    upload = resumable.create_upload(user, collection, length, filename, fields)
     if protocol.carries_offset_stream():
         upload = append_body(upload)
     upload = resumable.finish_if_full(upload)
@@ -192,7 +182,7 @@ def upload(upload_id):
 def patch(found, user):
     protocol.require_offset_stream()
     offset = protocol.non_negative_header("Upload-Offset")
-    if resumable.finished_image_id(found) is not None and offset == found.length:
+    if resumable.is_finished(found) and offset == found.length:
         return empty_response(204, upload_headers(found))
     if resumable.is_claimed(found):
         raise Locked("Another request is appending to this upload; retry in a moment.")

@@ -7,11 +7,13 @@ from flask_security import auth_required, current_user
 
 from .. import quota
 from ..access import editable_collection_or_404
-from ..auth import session_user
+from ..batches import queue_import
+from ..callers import session_user
 from ..extensions import csrf, db
-from ..ingest import add_image, check_pending_images, reserve_upload_bytes, store_upload
+from ..ingest import check_pending_images, reserve_upload_bytes
 from ..pipeline import queue_processing
 from . import bp
+from .batch_views import accept_files, batch_link
 
 
 def wants_json():
@@ -53,18 +55,25 @@ def upload(collection_id):
     csrf.protect()
     files = [f for f in request.files.getlist("file") if f and f.filename]
     if not files:
-        return form_error(collection, "Choose at least one .nii or .nii.gz file to upload.")
+        return form_error(collection, "Choose at least one .nii or .nii.gz file, a .hdr/.img pair or an archive "
+                                      "(.zip, .tar, .tar.gz) to upload.")
     check_pending_images(current_user, pending_new=len(files))
-    images = [add_image(collection, current_user, store_upload(f), f.filename) for f in files]
+    images, sent = accept_files(collection, current_user, files)
     quota.settle()
     db.session.commit()
     queue_processing([image.id for image in images])
+    for batch in sent:
+        queue_import(batch.id)
     if wants_json():
         payload = [
             {"id": i.id, "name": i.name, "url": url_for("images.detail", image_id=i.id), "status": i.status}
             for i in images
         ]
-        return jsonify(images=payload), 201
+        return jsonify(images=payload, batches=[batch_link(batch) for batch in sent]), 201
+    if sent:
+        flash("Uploaded; the archive or pair is being unpacked. This page lists what becomes of each file.",
+              "success")
+        return redirect(url_for("uploads.batch", batch_id=sent[0].id))
     count = f"{len(images)} file{'s' if len(images) != 1 else ''}"
     flash(f"{count} uploaded; you will get an email when each is processed.", "success")
     if len(images) == 1:

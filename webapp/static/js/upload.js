@@ -1,10 +1,10 @@
 /**
  * Upload page: drag and drop, one progress bar per file, pause/resume, uploads that survive a reload.
  *
- * Load as classic scripts, tus first, no inline script (the Content-Security-Policy forbids them):
+ * An ES module, loaded after tus's classic script (the global `tus`), no inline script (the CSP forbids them):
  *
  *   <script src="{{ url_for('static', filename='vendor/tus/tus.min.js') }}" defer></script>
- *   <script src="{{ url_for('static', filename='js/upload.js') }}" defer></script>
+ *   <script type="module" src="{{ url_for('static', filename='js/upload.js') }}"></script>
  *
  * Progressive enhancement of this form (without JavaScript it is submitted as it is):
  *
@@ -24,7 +24,7 @@
  *   <li class="upload-item" data-state="queued|uploading|paused|done|error">
  *     <span class="upload-name">x.nii.gz</span>
  *     <progress class="upload-progress" max="100" value="42"></progress>
- *     <span class="upload-status">42% · 3.1 MB/s · 12 s left</span>
+ *     <span class="upload-status">42% · 3.1 MiB/s · 12 s left</span>
  *     <button type="button" class="upload-pause">Pause</button>
  *     <button type="button" class="upload-resume" hidden>Resume</button>
  *     <a class="upload-link" href="/images/42">View image</a>          (once done, if the server named it)
@@ -37,21 +37,19 @@
  *
  * When every file has finished, the form gets data-done="true" (and data-failed="N" if N failed).
  */
-(function () {
-  'use strict'
+import { formatBytes } from './sizes.js'
+import { follow as followBatch } from './batch.js'
 
+enhanceUploadForms()
+
+/** Enhance every upload form of the page (modules run once the document is parsed, after tus). */
+function enhanceUploadForms () {
   var MIB = 1024 * 1024
   var CHUNK_SIZE = 5 * MIB
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000]
   var MAX_PARALLEL = 2
   var NIFTI_NAME = /\.nii(\.gz)?$/i
-
-  function formatBytes (bytes) {
-    if (bytes >= 1024 * MIB) return (bytes / 1024 / MIB).toFixed(1) + ' GB'
-    if (bytes >= MIB) return (bytes / MIB).toFixed(1) + ' MB'
-    if (bytes >= 1024) return (bytes / 1024).toFixed(0) + ' kB'
-    return bytes + ' B'
-  }
+  var ACCEPTED_NAME = /\.(nii|hdr|img)(\.gz)?$|\.(zip|tar|tar\.gz|tgz)$/i
 
   function formatDuration (seconds) {
     if (!isFinite(seconds)) return ''
@@ -179,6 +177,12 @@
     this.onFinished()
   }
 
+  /** An archive or a pair half: the worker unpacks it, and the list of its members fills in under the row. */
+  UploadItem.prototype.followBatch = function (batchUrl) {
+    this.succeed(null, 'uploaded, unpacking')
+    followBatch(batchUrl, this.li)
+  }
+
   UploadItem.prototype.fail = function (message) {
     this.setState('error')
     this.li.classList.add('upload-failed')
@@ -199,14 +203,19 @@
     return (error && error.message ? error.message : String(error)).split('\n')[0]
   }
 
-  /** The server's sentence from a JSON error body ({"detail": "..."}), or null. */
-  function detailOf (body) {
+  /** The JSON body, or null when it is not JSON (the status line alone then says how it went). */
+  function parsedOrNull (body) {
     try {
-      var parsed = JSON.parse(body)
-      return parsed && typeof parsed.detail === 'string' ? parsed.detail : null
-    } catch (e) {
+      return JSON.parse(body)
+    } catch {
       return null
     }
+  }
+
+  /** The server's sentence from a JSON error body ({"detail": "..."}), or null. */
+  function detailOf (body) {
+    var parsed = parsedOrNull(body)
+    return parsed && typeof parsed.detail === 'string' ? parsed.detail : null
   }
 
   /** tus 1.0 through tus-js-client: chunked, retried, resumable across reloads. */
@@ -228,18 +237,23 @@
           storeFingerprintForResuming: true,
           removeFingerprintOnSuccess: true,
           headers: { 'X-CSRFToken': csrf },
-          metadata: {
+          metadata: Object.assign({
             filename: item.file.name,
             collection_id: form.dataset.collectionId || '',
             name: imageNameOf(item.file.name)
-          },
+          }, item.batch || {}),
           onProgress: function (sent, total) { item.showProgress(sent, total) },
           onAfterResponse: function (req, res) {
             var url = res.getHeader('X-Image-Url')
             if (url) imageUrl = url
+            if (res.getHeader('X-Batch-Url')) item.batchUrl = res.getHeader('X-Batch-Url')
           },
           onError: function (error) { item.fail(errorMessage(error)) },
           onSuccess: function () {
+            if (item.batchUrl && !imageUrl) {
+              item.followBatch(item.batchUrl)
+              return
+            }
             if (imageUrl) {
               item.succeed(imageUrl)
               return
@@ -293,12 +307,14 @@
           if (event.lengthComputable) item.showProgress(event.loaded, event.total)
         })
         xhr.addEventListener('load', function () {
-          var answer = null
-          try {
-            answer = JSON.parse(xhr.responseText)
-          } catch (e) {}
+          var answer = parsedOrNull(xhr.responseText)
           if (xhr.status >= 200 && xhr.status < 300) {
             var image = answer && answer.images && answer.images[0]
+            var batch = answer && answer.batches && answer.batches[0]
+            if (batch && !image) {
+              item.followBatch(batch.url)
+              return
+            }
             item.succeed(image ? image.url : null, image && image.status ? 'uploaded, ' + image.status : null)
           } else {
             var message = (answer && (answer.detail || answer.error || answer.message)) || 'the server answered ' + xhr.status
@@ -353,11 +369,13 @@
     }
 
     function addFiles (files) {
+      var batch = files.length > 1 ? { batch: 'b' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8), batch_size: String(files.length) } : null
       Array.prototype.forEach.call(files, function (file) {
         var item = new UploadItem(file, transport, pump)
+        item.batch = batch
         items.push(item)
         list.append(item.li)
-        if (!NIFTI_NAME.test(file.name)) item.fail('not a .nii or .nii.gz file')
+        if (!ACCEPTED_NAME.test(file.name)) item.fail('not a .nii/.nii.gz map, a .hdr/.img pair or an archive (.zip, .tar, .tar.gz)')
       })
       if (files.length) {
         form.removeAttribute('data-done')
@@ -413,9 +431,5 @@
     Array.prototype.forEach.call(document.querySelectorAll('form.upload-form'), enhance)
   }
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', start)
-  } else {
-    start()
-  }
-})()
+  start()
+}

@@ -1,0 +1,35 @@
+"""The pages built for one visitor (a signed-in one, or on a cache miss) send a fixed, small number of queries."""
+
+import pytest
+
+from webapp.extensions import db
+
+from .seed import seed_collections, seed_images, seed_user
+from .test_lists import counted_queries
+
+
+@pytest.fixture
+def one_study(app):
+    with app.app_context():
+        owner = seed_user()
+        [collection] = seed_collections(owner, 1)
+        ids = seed_images([collection], 40, owner)
+        db.session.commit()
+    return {"collection": collection, "image": ids[5]}
+
+
+@pytest.mark.parametrize(("page", "most"), [
+    ("/images/{image}", 3),  # the image with its collection, uploader, stats and thumbnails; the picker; similar
+    ("/collections/{collection}", 2),  # the collection with its owner; its page of images
+    ("/images/", 2),  # the cards; the total (kept per generation after the first)
+    ("/collections/", 3),  # the cards; their owners; the total
+])
+def test_a_built_page_sends_a_few_queries(app, client, one_study, monkeypatch, page, most):
+    from webapp import pagecache
+
+    monkeypatch.setattr(pagecache, "is_shareable_request", lambda: False)
+    url = page.format(**one_study)
+    client.get(url)
+    with counted_queries(app) as statements:
+        assert client.get(url).status_code == 200
+    assert len(statements) <= most, statements

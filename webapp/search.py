@@ -1,0 +1,187 @@
+"""What the lists' search box finds: the same query syntax on PostgreSQL and SQLite (decision 0025).
+
+A query is words and "quoted phrases". Text is runs of letters and digits (accents and case
+ignored), so a token holding punctuation, such as a DOI ("10.1234/wm.1") or "2-back", is the phrase
+of its parts. Every term must be found somewhere in the row (for an image: its own name and
+description, or its collection's name, description, authors and DOI):
+
+- a phrase: its words in a row;
+- a word: a word starting with it, or, from three characters on, anywhere inside a name
+  (image or collection name, authors) – "lovel" finds Lovelace, "ovela" too.
+
+A query with no letter or digit finds nothing. The indexes are in ``webapp/searchindex.py``:
+a generated ``tsvector`` with GIN plus ``pg_trgm`` on PostgreSQL, FTS5 tables on SQLite.
+"""
+
+import re
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from .extensions import db
+from .searchindex import CONFIG, PREFIX, SEARCHED
+
+TOKENS = re.compile(r'"([^"]*)"?|(\S+)')
+WORD = re.compile(r"[^\W_]+")
+MAX_TERMS = 8
+MAX_WORD = 64
+#: A word this long or longer is also looked for inside names (trigram indexes need three characters).
+INSIDE_FROM = 3
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple
+    #: A lone word, matched as the start of a word (and inside names); else a phrase matched as is.
+    loose: bool
+
+
+def terms(query):
+    """The query's terms, at most MAX_TERMS; tokens without a letter or digit are dropped."""
+    found = []
+    for phrase, token in TOKENS.findall(query or ""):
+        words = tuple(word[:MAX_WORD] for word in WORD.findall((phrase or token).lower()))
+        if words:
+            found.append(Term(words, loose=not phrase and len(words) == 1))
+    return found[:MAX_TERMS]
+
+
+def postgresql_match(table, term):
+    """The term against a table's ``search_vector`` (its words are letters and digits only: safe in a tsquery)."""
+    text = f"{term.words[0]}:*" if term.loose else " <-> ".join(term.words)
+    vector = sa.literal_column(f"{table.name}.search_vector")
+    return vector.op("@@")(sa.func.to_tsquery(sa.literal_column(f"'{CONFIG}'::regconfig"), text))
+
+
+def sqlite_match(table, term, suffix="words"):
+    """The ids of a table's rows whose FTS5 table matches the term."""
+    fts = sa.table(f"{PREFIX}{table.name}_{suffix}", sa.column("rowid"))
+    words = " ".join(term.words)
+    text = f'"{words}"*' if term.loose and suffix == "words" else f'"{words}"'
+    return table.c.id.in_(sa.select(fts.c.rowid).where(sa.literal_column(fts.name).op("MATCH")(text)))
+
+
+def conditions_in_table(table, term):
+    """The ways a row of ``table`` (Image's or Collection's) can hold the term, each answered by one index."""
+    inside = term.loose and len(term.words[0]) >= INSIDE_FROM
+    if db.engine.dialect.name == "postgresql":
+        found = [postgresql_match(table, term)]
+        if inside:
+            found += [table.c[name].ilike(f"%{term.words[0]}%") for name in SEARCHED[table.name][1]]
+        return found
+    found = [sqlite_match(table, term)]
+    if inside:
+        found.append(sqlite_match(table, term, "names"))
+    return found
+
+
+def term_in_table(table, term):
+    """Whether a row of ``table`` holds the term."""
+    return sa.or_(*conditions_in_table(table, term))
+
+
+def ids_holding(term, listed, table):
+    """SELECTs of the ids of ``listed`` rows holding the term in ``table`` (``listed`` itself: one per index, or a
+    table it references: one). Not correlated: their ``image``/``collection`` are their own, whatever the outer
+    query joins."""
+    if table is listed:
+        return [sa.select(listed.c.id).where(condition).correlate(None)
+                for condition in conditions_in_table(table, term)]
+    link = next(fk.parent for fk in listed.foreign_keys if fk.column.table is table)
+    linked = sa.select(table.c.id).where(term_in_table(table, term)).correlate(None)
+    return [sa.select(listed.c.id).where(link.in_(linked)).correlate(None)]
+
+
+#: A term found in fewer rows than this is searched as that set of ids; a term in more is checked row by row
+#: along the list's order (a common word fills a page within its first rows).
+FEW = 2_000
+
+
+#: How long a process trusts what it read of the planner's statistics (``common_words``).
+STATISTICS_SECONDS = 600
+_statistics = {}
+
+
+def common_words(table):
+    """{lexeme: share of rows} of the table's most common words (``ANALYZE``'s ``most_common_elems``) and its
+    row count, read at most every STATISTICS_SECONDS per process."""
+    now = time.monotonic()
+    key = (db.engine.url.render_as_string(), table.name)
+    known = _statistics.get(key)
+    if known is None or now - known[0] > STATISTICS_SECONDS:
+        row = db.session.execute(sa.text(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples FROM pg_class c "
+            "LEFT JOIN pg_stats s ON s.tablename = c.relname AND s.attname = 'search_vector' "
+            "AND s.schemaname = current_schema() WHERE c.oid = to_regclass(:name)"), {"name": table.name}).first()
+        words, shares, rows = row if row else (None, None, 0)
+        known = _statistics[key] = (now, dict(zip(words or (), shares or (), strict=False)), rows or 0)
+    return known[1], known[2]
+
+
+def surely_common(term, table):
+    """Whether the statistics say FEW rows or more of the table hold the word (the probe would read the whole
+    posting list of a word every map holds: ~80 ms at 500,000 maps). Never for a phrase: common words can make a
+    rare phrase, and a rare term must not be walked."""
+    if not term.loose:
+        return False
+    words, rows = common_words(table)
+    share = sum(value for word, value in words.items() if word.startswith(term.words[0]))
+    return share * rows >= FEW or (len(term.words[0]) >= INSIDE_FROM and any(
+        estimated_rows(table, name, f"%{term.words[0]}%") >= SURELY * FEW for name in SEARCHED[table.name][1]))
+
+
+#: Letters inside names are common when the planner expects this many times FEW rows (its estimate of an ``ILIKE``
+#: comes from the column's sampled values: good for common letters, only an upper bound's guess for rare ones).
+SURELY = 10
+
+
+def estimated_rows(table, column, pattern):
+    """The planner's estimate of the table's rows whose column is ``ILIKE`` the pattern (``EXPLAIN``, ~0.3 ms;
+    the names are SEARCHED's, the pattern a bound value)."""
+    plan = db.session.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table.name} WHERE {column} ILIKE :p"),
+                              {"p": pattern}).scalar()
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+def few_ids(term, tables):
+    """The ids of the listed rows holding the term when they are fewer than FEW, else None.
+
+    One query, each way of holding it by its own index, the listed table's first (``UNION ALL``: it stops
+    at FEW rows without reading the other ways)."""
+    listed = tables[0]
+    if surely_common(term, listed):
+        return None
+    sides = sa.union_all(*(side for table in tables for side in ids_holding(term, listed, table))).subquery()
+    ids = set(db.session.scalars(sa.select(sides.c.id).limit(FEW)))
+    return ids if len(ids) < FEW else None
+
+
+def row_condition(term, tables):
+    return sa.or_(*(term_in_table(table, term) for table in tables))
+
+
+def matching(query, tables):
+    """A condition true for rows of ``tables[0]`` where every term of the query is in one of the tables' rows
+    (the others are tables ``tables[0]`` references, joined by the caller).
+
+    PostgreSQL: the terms' ids are probed first (``few_ids``). When one term is in fewer than FEW rows, the
+    condition is ``id = ANY(those ids)`` (and the other terms on them): the planner joins them by primary key,
+    sorts and pages, in milliseconds. The OR across the join alone made it walk the id index row by row until it
+    had a page: seconds for a word only one map holds at a million maps, as its GIN estimate of a prefix is fixed
+    whatever the word. A common word keeps that walk, which fills a page within its first rows.
+    SQLite: each FTS5 table's rowids, ORed (FTS5 answers an ``IN`` once per query)."""
+    found = terms(query)
+    if not found:
+        return sa.false()
+    if db.engine.dialect.name == "postgresql":
+        for index, term in enumerate(found):
+            ids = few_ids(term, tables)
+            if ids is not None:
+                if not ids:
+                    return sa.false()
+                rest = found[:index] + found[index + 1:]
+                return sa.and_(tables[0].c.id == sa.any_(sa.literal(sorted(ids), ARRAY(sa.Integer))),
+                               *(row_condition(other, tables) for other in rest))
+    return sa.and_(*(row_condition(term, tables) for term in found))
