@@ -161,6 +161,11 @@ class LiveSite:
                 time.sleep(0.2)
         raise RuntimeError("web server did not answer in time")
 
+    def web_errors(self):
+        """The web server's logged unhandled errors (their first lines), for a test's failure message."""
+        log = (self.folder / "web.log").read_text(errors="replace")
+        return [line[:1500] for line in log.splitlines() if "unhandled error" in line]
+
     def start(self):
         self.migrate()
         self.start_web()

@@ -44,12 +44,14 @@ def group_of(upload, lock=False):
 
     A group stops taking files once it is closed, or handed to the worker (its last file came, or the sweep
     gave up waiting): a file arriving after that is on its own, or it would wait for a worker that already ran.
+    Locked ``FOR NO KEY UPDATE`` like the quota's user row (``quota.lock_user_quota``): the group's files
+    finishing together take turns without deadlocking on the rows that point at it.
     """
     meta = upload.meta or {}
     if not meta.get("batch"):
         return None
     query = sa.select(Batch).where(Batch.user_id == upload.user_id, Batch.client_key == meta["batch"])
-    batch = db.session.scalar(query.with_for_update() if lock else query)
+    batch = db.session.scalar(query.with_for_update(key_share=True) if lock else query)
     if batch is None:
         return batches.new_batch(upload.collection, upload.user, "tus", client_key=meta["batch"],
                                  expected_files=meta["batch_size"])

@@ -68,8 +68,15 @@ def available_bytes(user_id, excluding_upload=None):
 
 
 def lock_user_quota(user_id):
-    """Hold the user's row until the transaction ends (PostgreSQL; SQLite's write lock is already held)."""
-    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
+    """Hold the user's row until the transaction ends (PostgreSQL; SQLite's write lock is already held).
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: the caller has just inserted a row pointing at the user
+    (an upload, a reservation), and PostgreSQL's foreign-key check holds the user's row ``FOR KEY
+    SHARE`` until commit. Two uploads at once would each hold that share and each wait for the other's
+    to end before a ``FOR UPDATE`` (a deadlock, answered 500). ``FOR NO KEY UPDATE`` waits only for
+    another quota check, so the checks still take turns.
+    """
+    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
 
 def reserve(user_id, wanted, at_least):

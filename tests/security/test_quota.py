@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 from tests.helpers import csrf_token
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
-from webapp.models import ApiToken, Collection, Image, QuotaReservation, User
+from webapp.models import ApiToken, Collection, Image, QuotaReservation, Upload, User
 
 EMAIL = "quota@example.org"
 
@@ -294,3 +294,43 @@ def test_a_reservation_left_by_a_dead_process_stops_counting_and_is_swept(app, o
         assert quota.available_bytes(user_id) == 700, "only the live reservation counts"
         assert expire_partial_uploads.delay().get()["stale_reservations"] == 1
         assert db.session.scalar(sa.select(sa.func.sum(QuotaReservation.bytes))) == 300
+
+
+def creations_meeting_before_the_quota_lock(monkeypatch):
+    """Make two requests meet after inserting their rows and before locking the user's quota.
+
+    That is where PostgreSQL deadlocked: each insert holds the user's row for its foreign key, and a
+    ``FOR UPDATE`` waits for the other's hold to end. On SQLite the second insert waits for the
+    first commit, so the meeting times out and each goes on alone.
+    """
+    from webapp import quota
+
+    meeting = threading.Barrier(2, timeout=2)
+    lock = quota.lock_user_quota
+
+    def meet_then_lock(user_id):
+        try:
+            meeting.wait()
+        except threading.BrokenBarrierError:
+            pass
+        lock(user_id)
+
+    monkeypatch.setattr(quota, "lock_user_quota", meet_then_lock)
+
+
+def test_two_tus_creations_at_the_same_moment_are_both_created(app, owner, monkeypatch):
+    """A browser drops several files at once: each creation is answered 201, none 500 (a deadlock)."""
+    _, collection_id, token = owner
+    creations_meeting_before_the_quota_lock(monkeypatch)
+    answers = [in_thread(lambda: tus_create(app.test_client(), token, collection_id, 1000)) for _ in range(2)]
+    assert sorted(answer().status_code for answer in answers) == [201, 201]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Upload.id))) == 2
+
+
+def test_two_api_uploads_reserving_at_the_same_moment_are_both_stored(app, owner, nifti, monkeypatch):
+    user_id, collection_id, token = owner
+    creations_meeting_before_the_quota_lock(monkeypatch)
+    answers = [in_thread(lambda: api_upload(app.test_client(), collection_id, token, nifti)) for _ in range(2)]
+    assert sorted(answer().status_code for answer in answers) == [201, 201]
+    assert stored_state(app, user_id) == (2, 2 * len(nifti), 0)

@@ -107,7 +107,7 @@ def test_two_dropped_files_upload_through_tus_and_become_images(live_site, chrom
     # what must hold is that each file was created and sent through tus and the server never failed.
     assert tus_requests.count("POST") >= 2 and "PATCH" in tus_requests, tus_requests
     assert [status for method, status in tus_answers if method == "POST"].count(201) == 2, tus_answers
-    assert not [answer for answer in tus_answers if answer[1] >= 500], tus_answers
+    assert not [answer for answer in tus_answers if answer[1] >= 500], (tus_answers, live_site.web_errors()[-3:])
     image_ids = [int(re.search(r"/images/(\d+)$", item["link"]).group(1)) for item in items]
     assert first_image_status == 200
     for image_id in image_ids:

@@ -54,7 +54,7 @@ def bounds_from(config):
 
 def claim_batch(batch_id):
     """Take a waiting (or interrupted) batch; None when it is gone or already closed."""
-    batch = db.session.get(Batch, batch_id, with_for_update=True)
+    batch = db.session.get(Batch, batch_id, with_for_update={"key_share": True})
     if batch is None or batch.status == Batch.CLOSED:
         db.session.rollback()
         return None
