@@ -69,6 +69,19 @@ def app(tmp_path, monkeypatch, postgres_schema):
         if postgres_schema is not None:
             empty_all_tables()
         db.engine.dispose()
+    allow_eager_results_again()
+
+
+def allow_eager_results_again():
+    """Undo what concurrent eager tasks can leave behind: Celery's process-wide "never call result.get()" flag.
+
+    An eager ``delay()`` sets that flag for the task's run and puts back the value it found. Two requests
+    of one test running tasks on two threads interleave those saves, and the flag stays set for every
+    later test, whose ``.delay().get()`` then raises.
+    """
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture
