@@ -36,6 +36,7 @@ class _Gathered:
     summary: temporal.SeriesSummary
     picks: list[int]
     first: np.ndarray | None = None
+    first_classes: stats.VoxelClasses | None = None
     planes: list[np.ndarray] = field(default_factory=list)
 
 
@@ -65,7 +66,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
                                                       summary.n_values))
     is_series = len(shape) == 4
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
-                                            volumes=summary.volumes if is_series else None)
+                                            volumes=summary.volumes if is_series else None,
+                                            classes=gathered.first_classes)
     report_dict = report.to_dict()
     numbers.update(header_map_type(report_dict))
     shown = slices.shown_type(map_type, numbers)
@@ -127,14 +129,22 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
 
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
     """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
-    mosaic's planes, as floats."""
-    gathered = _Gathered(temporal.SeriesSummary(temporal=n_volumes > 1),
-                         render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
+    mosaic's planes, as floats.
+
+    A first volume of floats is classified once (``first_classes``), for the summaries and the statistics;
+    a 3D map keeps no per-volume summary (its statistics are that summary).
+    """
+    is_series = n_volumes > 1
+    gathered = _Gathered(temporal.SeriesSummary(temporal=is_series, summaries=is_series),
+                         render.mosaic_picks(n_volumes) if is_series else [])
     wanted = set(gathered.picks)
     for t, volume in enumerate(volumes):
+        classes = None
         if gathered.first is None:
             gathered.first = as_floats(volume)
-        gathered.summary.add(volume)
+            if gathered.first is volume:
+                classes = gathered.first_classes = stats.classify(volume)
+        gathered.summary.add(volume, classes)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered

@@ -66,7 +66,8 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
 
 
 def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, volumes: list[dict] | None = None,
-                            brain_mask: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                            brain_mask: tuple[np.ndarray, np.ndarray] | None = None,
+                            classes: VoxelClasses | None = None) -> dict:
     """The statistics of an image from its first volume, its shape and its per-volume summaries.
 
     A series is read volume by volume, so this is all that is ever held of it
@@ -75,12 +76,14 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
     Each pass over the volume is made once and shared: the values' mask
     serves the counts, the values and the MNI coverage; the values' extremes
     serve the summary, the histogram's range and the peak's value. Percentiles
-    and histogram counts are exact but found without sorting (``workers.ranks``).
+    and histogram counts are exact but found without sorting (``workers.ranks``). ``classes``: the
+    volume's ``classify``, when the pass that read it made it already.
     """
     shape = [int(s) for s in shape]
     total = len(shape) == 4 and shape[3] or 1
     affine = np.asarray(affine, dtype=np.float64)
-    classes = classify(volume)
+    if classes is None:
+        classes = classify(volume)
     values = classes.values
     extremes = value_extremes(values)
     described = summary(values, extremes)
