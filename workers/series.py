@@ -142,8 +142,8 @@ def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
         classes = None
         if gathered.first is None:
             gathered.first = as_floats(volume)
-            if gathered.first is volume:
-                classes = gathered.first_classes = stats.classify(volume)
+            if volume.dtype.kind == "f":  # the same values as stored: one classification serves both
+                classes = gathered.first_classes = stats.classify(gathered.first)
         gathered.summary.add(volume, classes)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))

@@ -212,3 +212,16 @@ def test_sampling_at_the_mask_equals_resampling_the_grid_then_masking():
     volume = np.random.default_rng(5).standard_normal((60, 70, 55)).astype(np.float32)
     expected = resample_linear(volume, affine, mask.shape, mask_affine)[mask]
     assert np.allclose(similarity.sampled_at_mask(volume, affine), expected, equal_nan=True, atol=1e-4)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_corners_are_read_in_the_grids_memory_order(order):
+    """Each mask voxel's corners, listed in the map's memory order, still land on that mask voxel."""
+    mask, affine = mni_brain_mask(4)
+    data = np.asarray(np.random.default_rng(2).standard_normal(mask.shape).astype(np.float32) + 10, order=order)
+    corners = similarity.mask_corners(data.shape, similarity._element_strides(data), affine.tobytes())
+    assert np.all(np.diff(corners.index[0]) >= 0)
+    assert corners.index.flags.c_contiguous and corners.weight.flags.c_contiguous
+    assert sorted(corners.at.tolist()) == np.flatnonzero(corners.inside).tolist()
+    assert np.allclose(similarity.on_mask(data, affine), data[mask])
+    assert np.allclose(similarity.sampled_at_mask(data, affine), data[mask])
