@@ -51,6 +51,8 @@ class Scene:
     colour_map: str = "cold_hot"
     peak_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
     flipped: tuple[bool, bool, bool] = (False, False, False)
+    #: per voxel axis, each plane's (highest, lowest) value (``plane_extremes``)
+    plane_extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def ras_affine(self) -> np.ndarray:
@@ -64,22 +66,6 @@ class Scene:
     @property
     def palette(self) -> tuple[int, ...]:
         return palette(self.colour_map, self.signed)
-
-    @cached_property
-    def plane_extremes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per voxel axis, each plane's (highest, lowest) value, NaN ignored (NaN for a plane of NaN).
-
-        Four reductions over the volume (two through a 2D projection) serve the shown planes, the
-        mosaic's extent and the range, instead of a mask of the volume and a pass per question.
-        """
-        volume = self.volume
-        if not volume.size:
-            return [(np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape]
-        with np.errstate(invalid="ignore"):
-            highest, lowest = np.fmax.reduce(volume, axis=2), np.fmin.reduce(volume, axis=2)
-            return [(np.fmax.reduce(highest, axis=1), np.fmin.reduce(lowest, axis=1)),
-                    (np.fmax.reduce(highest, axis=0), np.fmin.reduce(lowest, axis=0)),
-                    (np.fmax.reduce(volume, axis=(0, 1)), np.fmin.reduce(volume, axis=(0, 1)))]
 
     @cached_property
     def shown_planes(self) -> list[np.ndarray] | None:
@@ -121,11 +107,13 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
     style = style_of(map_type)
     if map_type == "P":
         volume, threshold = as_significance(volume, threshold)
-    low, high = _extremes(volume)
+    planes = plane_extremes(volume)
+    low, high = extremes_of(planes)
     if not (np.isfinite(low) and np.isfinite(high)):
         top = np.finfo(np.float32).max
         volume = np.clip(volume, -top, top)  # infinities saturate, NaN stays missing
-        low, high = _extremes(volume)
+        planes = plane_extremes(volume)
+        low, high = extremes_of(planes)
     signed, vmax = _range(low, high, threshold)
     if mni and style != "anatomy":
         anatomy, anatomy_affine = mni_template()
@@ -139,9 +127,33 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
     if style in ("roi", "labels"):
         cut = _centre_mm(_reversed(volume, flipped), in_ras)
     else:
-        cut = _peak_mm(volume, world_affine, low, high, flipped)
+        cut = _peak_mm(volume, world_affine, low, high, flipped, planes)
     return Scene(volume, world_affine, anatomy, anatomy_affine, anatomy_range, bounds, style, threshold, vmax, signed,
-                 mni and style != "anatomy", colour_map, cut, flipped)
+                 mni and style != "anatomy", colour_map, cut, flipped, planes)
+
+
+def plane_extremes(volume: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per voxel axis, each plane's (highest, lowest) value, NaN ignored (NaN for a plane of NaN).
+
+    Four reductions over the volume (two through a 2D projection) serve the range, the peak's plane,
+    the shown planes and the mosaic's extent, instead of a mask of the volume and a pass per question.
+    """
+    if not volume.size:
+        return [(np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape]
+    with np.errstate(invalid="ignore"):
+        highest, lowest = np.fmax.reduce(volume, axis=2), np.fmin.reduce(volume, axis=2)
+        return [(np.fmax.reduce(highest, axis=1), np.fmin.reduce(lowest, axis=1)),
+                (np.fmax.reduce(highest, axis=0), np.fmin.reduce(lowest, axis=0)),
+                (np.fmax.reduce(volume, axis=(0, 1)), np.fmin.reduce(volume, axis=(0, 1)))]
+
+
+def extremes_of(planes: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """The volume's lowest and highest values from its ``plane_extremes`` (NaN for an all-NaN map, 0 for an empty
+    one), without another pass over it."""
+    highest, lowest = planes[2]
+    if not highest.size:
+        return 0.0, 0.0
+    return float(np.fmin.reduce(lowest)), float(np.fmax.reduce(highest))
 
 
 def world_ordered(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool, bool]]:
@@ -244,7 +256,7 @@ def _centre_mm(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return affine[:3, :3] @ index + affine[:3, 3]
 
 
-def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, flipped) -> np.ndarray:
+def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, flipped, planes) -> np.ndarray:
     """World position of the voxel of largest |value| (the first of ties in RAS C order), the centre for an empty
     map."""
     low, high = (0.0 if not np.isfinite(v) else v for v in (low, high))
@@ -252,13 +264,23 @@ def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, fl
     if value == 0:
         index = (np.array(volume.shape[:3]) - 1) / 2
     else:
-        index = np.array(_first_in_ras_order(volume, np.float32(value), flipped), np.float64)
+        index = np.array(first_in_ras_order(volume, np.float32(value), flipped, planes[0]), np.float64)
     return affine[:3, :3] @ index + affine[:3, 3]
 
 
-def _first_in_ras_order(volume: np.ndarray, value, flipped) -> list[int]:
+def first_in_ras_order(volume: np.ndarray, value, flipped, first_axis_extremes=None) -> list[int]:
     """Index (in the volume's own order) of the voxel equal to ``value`` met first in C order once the flipped
-    axes are reversed, found without a reversed copy."""
+    axes are reversed, found without a reversed copy.
+
+    ``first_axis_extremes`` (each plane's highest and lowest along the first axis) say which planes hold the
+    value: only the first of them in RAS order is searched, a hundredth of the volume instead of all of it.
+    """
+    if first_axis_extremes is not None:
+        highest, lowest = first_axis_extremes
+        holding = np.flatnonzero((highest == value) | (lowest == value))
+        if holding.size:
+            x = int(holding[-1] if flipped[0] else holding[0])
+            return [x] + first_in_ras_order(volume[x][..., None], value, (*flipped[1:], False))[:2]
     flat, order = flat_view(volume)
     index = np.unravel_index(np.flatnonzero(flat == value), volume.shape, order=order)
     in_ras = [n - 1 - i if backwards else i for i, n, backwards in zip(index, volume.shape, flipped, strict=True)]
