@@ -22,8 +22,8 @@ from workers.palette import (
     palette,
 )
 from workers.plain import first_volume
+from workers.planes import Extremes, extremes_of, first_in_ras_order, plane_extremes, reordered, shown_along
 from workers.render import orientation_of
-from workers.stats import flat_view
 from workers.thresholds import Threshold
 
 
@@ -52,7 +52,7 @@ class Scene:
     peak_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
     flipped: tuple[bool, bool, bool] = (False, False, False)
     #: per voxel axis, each plane's (highest, lowest) value (``plane_extremes``)
-    plane_extremes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    plane_extremes: Extremes = field(default_factory=list)
 
     @property
     def ras_affine(self) -> np.ndarray:
@@ -76,8 +76,7 @@ class Scene:
         if self.threshold is not None and self.threshold.below:  # shown values are not the planes' extremes
             shown = shown_mask(self.volume, self.threshold)
             return [shown.any(axis=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
-        return [shown_mask(highest, self.threshold) | shown_mask(lowest, self.threshold)
-                for highest, lowest in self.plane_extremes]
+        return shown_along(self.plane_extremes, lambda values: shown_mask(values, self.threshold))
 
     def may_show(self, axis: int, position: float) -> bool:
         """False when no voxel the plane interpolates from is shown (then no pixel of it can be)."""
@@ -100,14 +99,21 @@ def style_of(map_type: str | None) -> str:
 
 
 def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, map_type: str | None = None,
-          mni: bool = True, colour_map: str = "cold_hot") -> Scene:
-    """Everything the drawings of one map share; the first volume of a 4D series."""
-    volume, world_affine, flipped = world_ordered(np.asarray(first_volume(data)), np.asarray(affine, np.float64))
+          mni: bool = True, colour_map: str = "cold_hot", planes: Extremes | None = None) -> Scene:
+    """Everything the drawings of one map share; the first volume of a 4D series.
+
+    ``planes``: the first volume's ``planes.plane_extremes`` (in its stored axes), when the caller has them.
+    """
+    stored = np.asarray(first_volume(data))
+    volume, world_affine, flipped = world_ordered(stored, np.asarray(affine, np.float64))
     volume = np.asarray(volume, dtype=np.float32)  # never written to: a float32 map is not copied
     style = style_of(map_type)
     if map_type == "P":
         volume, threshold = as_significance(volume, threshold)
-    planes = plane_extremes(volume)
+    if planes is not None and volume.dtype == stored.dtype and map_type != "P":
+        planes = reordered(planes, world_axes(np.asarray(affine, np.float64)))
+    else:
+        planes = plane_extremes(volume)
     low, high = extremes_of(planes)
     if not (np.isfinite(low) and np.isfinite(high)):
         top = np.finfo(np.float32).max
@@ -132,39 +138,23 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
                  mni and style != "anatomy", colour_map, cut, flipped, planes)
 
 
-def plane_extremes(volume: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per voxel axis, each plane's (highest, lowest) value, NaN ignored (NaN for a plane of NaN).
-
-    Four reductions over the volume (two through a 2D projection) serve the range, the peak's plane,
-    the shown planes and the mosaic's extent, instead of a mask of the volume and a pass per question.
-    """
-    if not volume.size:
-        return [(np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape]
-    with np.errstate(invalid="ignore"):
-        highest, lowest = np.fmax.reduce(volume, axis=2), np.fmin.reduce(volume, axis=2)
-        return [(np.fmax.reduce(highest, axis=1), np.fmin.reduce(lowest, axis=1)),
-                (np.fmax.reduce(highest, axis=0), np.fmin.reduce(lowest, axis=0)),
-                (np.fmax.reduce(volume, axis=(0, 1)), np.fmin.reduce(volume, axis=(0, 1)))]
-
-
-def extremes_of(planes: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
-    """The volume's lowest and highest values from its ``plane_extremes`` (NaN for an all-NaN map, 0 for an empty
-    one), without another pass over it."""
-    highest, lowest = planes[2]
-    if not highest.size:
-        return 0.0, 0.0
-    return float(np.fmin.reduce(lowest)), float(np.fmax.reduce(highest))
-
-
 def world_ordered(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool, bool]]:
     """The array with its axes permuted (a view) so voxel axis a runs along world axis a (the closest RAS axes,
     nibabel's ``io_orientation``), its affine, and which axes run backwards (left, posterior or inferior first)."""
     orientation = orientation_of(affine.tobytes())
     if np.any(np.isnan(orientation)):
         return data, affine, (False, False, False)
-    order = [int(a) for a in np.argsort(orientation[:, 0])]
+    order = world_axes(affine)
     return (np.transpose(data, order + list(range(3, data.ndim))), affine[:, order + [3]],
             tuple(bool(orientation[a, 1] < 0) for a in order))
+
+
+def world_axes(affine: np.ndarray) -> list[int]:
+    """Which voxel axis ``world_ordered`` puts first, second and third (as stored for oblique grids)."""
+    orientation = orientation_of(affine.tobytes())
+    if np.any(np.isnan(orientation)):
+        return [0, 1, 2]
+    return [int(a) for a in np.argsort(orientation[:, 0])]
 
 
 def ras_affine(affine: np.ndarray, shape, flipped) -> np.ndarray:
@@ -266,26 +256,6 @@ def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, fl
     else:
         index = np.array(first_in_ras_order(volume, np.float32(value), flipped, planes[0]), np.float64)
     return affine[:3, :3] @ index + affine[:3, 3]
-
-
-def first_in_ras_order(volume: np.ndarray, value, flipped, first_axis_extremes=None) -> list[int]:
-    """Index (in the volume's own order) of the voxel equal to ``value`` met first in C order once the flipped
-    axes are reversed, found without a reversed copy.
-
-    ``first_axis_extremes`` (each plane's highest and lowest along the first axis) say which planes hold the
-    value: only the first of them in RAS order is searched, a hundredth of the volume instead of all of it.
-    """
-    if first_axis_extremes is not None:
-        highest, lowest = first_axis_extremes
-        holding = np.flatnonzero((highest == value) | (lowest == value))
-        if holding.size:
-            x = int(holding[-1] if flipped[0] else holding[0])
-            return [x] + first_in_ras_order(volume[x][..., None], value, (*flipped[1:], False))[:2]
-    flat, order = flat_view(volume)
-    index = np.unravel_index(np.flatnonzero(flat == value), volume.shape, order=order)
-    in_ras = [n - 1 - i if backwards else i for i, n, backwards in zip(index, volume.shape, flipped, strict=True)]
-    first = int(np.argmin(np.ravel_multi_index(in_ras, volume.shape))) if index[0].size > 1 else 0
-    return [int(axis[first]) for axis in index]
 
 
 def shown_mask(values: np.ndarray, threshold: Threshold | None) -> np.ndarray:

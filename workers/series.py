@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import clusters, gzindex, nifti, render, similarity, slices, stats, temporal, thresholds, viewer
+from . import clusters, gzindex, nifti, planes, render, similarity, slices, stats, temporal, thresholds, viewer
 
 
 @dataclass
@@ -65,16 +65,18 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
                                                       summary.n_values))
     is_series = len(shape) == 4
+    extremes = planes.plane_extremes(gathered.first)  # for the statistics, the cluster table and the pictures
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
                                             volumes=summary.volumes if is_series else None,
-                                            classes=gathered.first_classes)
+                                            classes=gathered.first_classes, planes=extremes)
     report_dict = report.to_dict()
     numbers.update(header_map_type(report_dict))
     shown = slices.shown_type(map_type, numbers)
     if with_clusters:
-        numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown))
+        numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown, extremes))
     pictures = render.render_all(gathered.first, affine, map_type=shown, mni=not numbers.get("not_mni"),
-                                 threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict))
+                                 threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict),
+                                 planes=extremes)
     vector = similarity_vector(gathered.first, affine, shown, numbers)
     analysis = Analysis(report_dict, numbers, pictures, vector=vector)
     if is_series:

@@ -43,6 +43,7 @@ import numpy as np
 
 from workers.mni import mni_brain_mask, mni_coverage
 from workers.plain import first_volume, jsonable
+from workers.planes import Extremes, first_in_ras_order, flat_view
 from workers.ranks import Ranks, histogram_counts
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
@@ -67,7 +68,7 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
 
 def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, volumes: list[dict] | None = None,
                             brain_mask: tuple[np.ndarray, np.ndarray] | None = None,
-                            classes: VoxelClasses | None = None) -> dict:
+                            classes: VoxelClasses | None = None, planes: Extremes | None = None) -> dict:
     """The statistics of an image from its first volume, its shape and its per-volume summaries.
 
     A series is read volume by volume, so this is all that is ever held of it
@@ -76,8 +77,8 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
     Each pass over the volume is made once and shared: the values' mask
     serves the counts, the values and the MNI coverage; the values' extremes
     serve the summary, the histogram's range and the peak's value. Percentiles
-    and histogram counts are exact but found without sorting (``workers.ranks``). ``classes``: the
-    volume's ``classify``, when the pass that read it made it already.
+    and histogram counts are exact but found without sorting (``workers.ranks``). ``classes`` and
+    ``planes``: the volume's ``classify`` and ``planes.plane_extremes``, when the caller made them already.
     """
     shape = [int(s) for s in shape]
     total = len(shape) == 4 and shape[3] or 1
@@ -98,7 +99,7 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
         **counts,
         **described,
         **distribution(values, extremes),
-        "peak": peak(volume, affine, extremes),
+        "peak": peak(volume, affine, extremes, planes),
         "is_thresholded": thresholded,
         "perc_bad_voxels": perc_bad,
         **coverage,
@@ -146,13 +147,6 @@ def classify(volume: np.ndarray) -> VoxelClasses:
     finite &= flat != 0
     return VoxelClasses(finite.reshape(volume.shape, order=order), flat[finite], n_nan,
                         flat.size - n_finite - n_nan)
-
-
-def flat_view(array: np.ndarray) -> tuple[np.ndarray, str]:
-    """The array flattened without a copy when it is C- or Fortran-contiguous, and the order used."""
-    if array.flags.f_contiguous and not array.flags.c_contiguous:
-        return array.ravel(order="F"), "F"
-    return array.ravel(order="C"), "C"
 
 
 def n_volumes(data: np.ndarray) -> int:
@@ -224,11 +218,12 @@ def distribution(values: np.ndarray, extremes: tuple[float, float] | None, bins:
             "histogram": {"edges": edges.tolist(), "counts": histogram_counts(below, values.size).tolist()}}
 
 
-def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] | None = None) -> dict | None:
+def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] | None = None,
+         planes: Extremes | None = None) -> dict | None:
     """The finite voxel of largest absolute value: its value, voxel index and mm coordinates.
 
     With the values' extremes at hand the peak value is one of them, and
-    only its position needs a pass over the volume.
+    only its position needs a pass over the volume (over one plane of it with the ``planes``' extremes).
     """
     if extremes is None:
         extremes = value_extremes(finite_nonzero(volume))
@@ -236,18 +231,14 @@ def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] |
         return None
     low, high = extremes
     value = volume.dtype.type(high if abs(high) >= abs(low) else low)
-    ijk = first_position(volume, value)
+    ijk = first_position(volume, value, planes[0] if planes else None)
     mm = affine[:3, :3] @ np.array(ijk[:3], dtype=np.float64) + affine[:3, 3]
     return {"value": float(value), "voxel": ijk, "mm": [float(c) for c in mm]}
 
 
-def first_position(volume: np.ndarray, value) -> list[int]:
+def first_position(volume: np.ndarray, value, first_axis_extremes=None) -> list[int]:
     """Index of the first voxel (in C order) equal to ``value``, found without a transposed copy."""
-    flat, order = flat_view(volume)
-    hits = np.flatnonzero(flat == value)
-    index = np.unravel_index(hits, volume.shape, order=order)
-    first = int(np.argmin(np.ravel_multi_index(index, volume.shape))) if hits.size > 1 else 0
-    return [int(axis[first]) for axis in index]
+    return first_in_ras_order(volume, value, (False, False, False), first_axis_extremes)
 
 
 def is_thresholded(volume: np.ndarray) -> tuple[bool, float]:

@@ -309,27 +309,3 @@ def test_p_maps_give_the_most_significant_voxels_the_strongest_colour():
     weak_row, weak_column = pixel_of(s, 2, WEAK_MM, per_mm)
     assert is_grey(pixels[weak_row, weak_column])
 
-
-@pytest.mark.parametrize("flipped", [(False, False, False), (True, False, True), (True, True, True)])
-def test_the_peak_is_looked_for_in_the_first_plane_holding_it_and_found_as_in_the_whole_volume(flipped):
-    """Ties on several planes along every axis: the first in RAS C order wins, whether the search reads the
-    whole volume or only the plane its extremes point to."""
-    volume = np.asfortranarray(np.random.default_rng(4).normal(size=(9, 8, 7)).astype(np.float32))
-    for voxel in ((2, 5, 1), (2, 1, 6), (6, 3, 3), (2, 5, 4)):
-        volume[voxel] = 9.0
-    planes = scene_of_map.plane_extremes(volume)
-    whole = scene_of_map.first_in_ras_order(volume, np.float32(9.0), flipped)
-    assert scene_of_map.first_in_ras_order(volume, np.float32(9.0), flipped, planes[0]) == whole
-    ras = volume[tuple(slice(None, None, -1) if f else slice(None) for f in flipped)]
-    first = np.unravel_index(np.flatnonzero(ras.ravel() == 9.0)[0], ras.shape)
-    assert whole == [n - 1 - i if f else int(i) for i, n, f in zip(first, volume.shape, flipped, strict=True)]
-
-
-def test_a_volumes_extremes_come_from_its_planes_extremes():
-    volume = np.random.default_rng(5).normal(size=(6, 5, 4)).astype(np.float32)
-    volume[1, 2, 3], volume[0] = np.nan, np.nan
-    planes = scene_of_map.plane_extremes(volume)
-    assert scene_of_map.extremes_of(planes) == (float(np.nanmin(volume)), float(np.nanmax(volume)))
-    assert np.isnan(planes[0][0][0]) and np.all(np.isnan(scene_of_map.extremes_of(
-        scene_of_map.plane_extremes(np.full((2, 2, 2), np.nan, np.float32)))))
-    assert scene_of_map.extremes_of(scene_of_map.plane_extremes(np.zeros((3, 0, 2), np.float32))) == (0.0, 0.0)
