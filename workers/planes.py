@@ -12,21 +12,39 @@ from __future__ import annotations
 
 import numpy as np
 
-Extremes = list[tuple[np.ndarray, np.ndarray]]
+
+class Extremes(list):
+    """Per voxel axis, each plane's (highest, lowest) value, as a list of three pairs of arrays.
+
+    ``all_finite`` says whether every voxel is finite (no NaN, no infinity), which the same reductions tell:
+    then ``stats.classify`` needs no pass of its own to find out.
+    """
+
+    all_finite: bool = False
 
 
 def plane_extremes(volume: np.ndarray) -> Extremes:
     """Per voxel axis, each plane's (highest, lowest) value, NaN ignored (NaN for a plane of NaN).
 
-    Four reductions over the volume (two through a 2D projection).
+    Four reductions over the volume (two through a 2D projection). The first two let NaN through
+    (``np.maximum``), so a NaN anywhere shows in their 2D result; only then are they made again ignoring
+    NaN (``np.fmax``).
     """
     if not volume.size:
-        return [(np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape]
+        planes = Extremes((np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape)
+        planes.all_finite = True
+        return planes
     with np.errstate(invalid="ignore"):
-        highest, lowest = np.fmax.reduce(volume, axis=2), np.fmin.reduce(volume, axis=2)
-        return [(np.fmax.reduce(highest, axis=1), np.fmin.reduce(lowest, axis=1)),
-                (np.fmax.reduce(highest, axis=0), np.fmin.reduce(lowest, axis=0)),
-                (np.fmax.reduce(volume, axis=(0, 1)), np.fmin.reduce(volume, axis=(0, 1)))]
+        highest, lowest = np.maximum.reduce(volume, axis=2), np.minimum.reduce(volume, axis=2)
+        holds_nan = bool(np.isnan(highest).any()) if volume.dtype.kind == "f" else False
+        top, bottom = (np.fmax, np.fmin) if holds_nan else (np.maximum, np.minimum)
+        if holds_nan:
+            highest, lowest = top.reduce(volume, axis=2), bottom.reduce(volume, axis=2)
+        planes = Extremes([(top.reduce(highest, axis=1), bottom.reduce(lowest, axis=1)),
+                           (top.reduce(highest, axis=0), bottom.reduce(lowest, axis=0)),
+                           (top.reduce(volume, axis=(0, 1)), bottom.reduce(volume, axis=(0, 1)))])
+    planes.all_finite = not holds_nan and bool(np.all(np.isfinite(extremes_of(planes))))
+    return planes
 
 
 def extremes_of(planes: Extremes) -> tuple[float, float]:
@@ -40,7 +58,9 @@ def extremes_of(planes: Extremes) -> tuple[float, float]:
 
 def reordered(planes: Extremes, order) -> Extremes:
     """The extremes of ``np.transpose(volume, order)``."""
-    return [planes[int(a)] for a in order]
+    out = Extremes(planes[int(a)] for a in order)
+    out.all_finite = planes.all_finite
+    return out
 
 
 def first_in_ras_order(volume: np.ndarray, value, flipped=(False, False, False), first_axis_extremes=None

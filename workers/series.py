@@ -37,6 +37,7 @@ class _Gathered:
     picks: list[int]
     first: np.ndarray | None = None
     first_classes: stats.VoxelClasses | None = None
+    first_extremes: planes.Extremes | None = None
     planes: list[np.ndarray] = field(default_factory=list)
 
 
@@ -65,7 +66,10 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
                                                       summary.n_values))
     is_series = len(shape) == 4
-    extremes = planes.plane_extremes(gathered.first)  # for the statistics, the cluster table and the pictures
+    # each plane's extremes serve the statistics, the cluster table and the pictures
+    extremes = gathered.first_extremes
+    if extremes is None:
+        extremes = planes.plane_extremes(gathered.first)
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
                                             volumes=summary.volumes if is_series else None,
                                             classes=gathered.first_classes, planes=extremes)
@@ -133,8 +137,9 @@ def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
     """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
     mosaic's planes, as floats.
 
-    A first volume of floats is classified once (``first_classes``), for the summaries and the statistics;
-    a 3D map keeps no per-volume summary (its statistics are that summary).
+    A first volume of floats is classified once (``first_classes``, after its planes' extremes, which
+    say whether it holds NaN or infinities), for the summaries and the statistics; a 3D map keeps no
+    per-volume summary (its statistics are that summary).
     """
     is_series = n_volumes > 1
     gathered = _Gathered(temporal.SeriesSummary(temporal=is_series, summaries=is_series),
@@ -145,7 +150,9 @@ def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
         if gathered.first is None:
             gathered.first = as_floats(volume)
             if volume.dtype.kind == "f":  # the same values as stored: one classification serves both
-                classes = gathered.first_classes = stats.classify(gathered.first)
+                gathered.first_extremes = planes.plane_extremes(gathered.first)
+                classes = gathered.first_classes = stats.classify(gathered.first,
+                                                                  gathered.first_extremes.all_finite)
         gathered.summary.add(volume, classes)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))

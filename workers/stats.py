@@ -84,7 +84,7 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
     total = len(shape) == 4 and shape[3] or 1
     affine = np.asarray(affine, dtype=np.float64)
     if classes is None:
-        classes = classify(volume)
+        classes = classify(volume, all_finite=planes is not None and planes.all_finite)
     values = classes.values
     extremes = value_extremes(values)
     described = summary(values, extremes)
@@ -129,16 +129,17 @@ class VoxelClasses:
         return self.mask.size - self.values.size - self.n_nan - self.n_inf
 
 
-def classify(volume: np.ndarray) -> VoxelClasses:
+def classify(volume: np.ndarray, all_finite: bool = False) -> VoxelClasses:
     """One mask pass and one gather, in the volume's own memory order (no transposed copy).
 
     When the volume's min and max are finite (two fast reductions) there is
-    no NaN and no infinity, and the finiteness passes are skipped.
+    no NaN and no infinity, and the finiteness passes are skipped; ``all_finite``
+    (the caller knows it already, ``planes.Extremes``) skips the reductions too.
     """
     flat, order = flat_view(volume)
     if flat.size == 0:
         return VoxelClasses(np.zeros(volume.shape, bool), flat[:0], 0, 0)
-    if flat.dtype.kind != "f" or (np.isfinite(flat.min()) and np.isfinite(flat.max())):
+    if flat.dtype.kind != "f" or all_finite or (np.isfinite(flat.min()) and np.isfinite(flat.max())):
         nonzero = flat != 0
         return VoxelClasses(nonzero.reshape(volume.shape, order=order), flat[nonzero], 0, 0)
     finite = np.isfinite(flat)

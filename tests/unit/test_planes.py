@@ -58,3 +58,18 @@ def test_the_cluster_box_from_the_planes_is_the_masks(threshold):
     whole_box, whole_mask = clusters.suprathreshold_box(volume, threshold, None)
     assert box == whole_box and np.array_equal(mask, whole_mask)
     assert box == (clusters.occupied_box(threshold.mask(volume)) or (slice(0, 0),) * 3)
+
+
+def test_the_planes_say_whether_every_voxel_is_finite_and_the_classes_follow():
+    clean = np.random.default_rng(7).normal(size=(5, 6, 7)).astype(np.float32)
+    with_nan, with_inf = clean.copy(), clean.copy()
+    with_nan[2, 3, 4], with_inf[1, 1, 1] = np.nan, -np.inf
+    assert planes.plane_extremes(clean).all_finite
+    for awkward in (with_nan, with_inf):
+        extremes = planes.plane_extremes(awkward)
+        assert not extremes.all_finite
+        assert planes.extremes_of(extremes) == (float(np.nanmin(awkward)), float(np.nanmax(awkward)))
+        told = stats.classify(awkward, all_finite=extremes.all_finite)
+        assert (told.n_nan, told.n_inf) == (int(np.isnan(awkward).sum()), int(np.isinf(awkward).sum()))
+    assert planes.plane_extremes(np.arange(8, dtype=np.int16).reshape(2, 2, 2)).all_finite
+    assert planes.reordered(planes.plane_extremes(with_nan), [1, 0, 2]).all_finite is False

@@ -84,7 +84,8 @@ def test_a_first_volume_of_floats_is_classified_once(tmp_path, monkeypatch, volu
     path = gen.make_nifti(tmp_path / "map.nii.gz", data, affine, dtype=stored)
     calls = []
     classify = stats.classify
-    monkeypatch.setattr(stats, "classify", lambda volume: calls.append(volume.dtype) or classify(volume))
+    monkeypatch.setattr(stats, "classify",
+                        lambda volume, *args, **kwargs: calls.append(volume.dtype) or classify(volume, *args, **kwargs))
     monkeypatch.setattr(temporal, "classify", stats.classify)
     with nifti.open_series(path) as opened:
         gathered = series.gather(opened.volumes(stored=True), volumes, affine)
