@@ -273,7 +273,8 @@ def sample_plane_near(source: np.ndarray, source_affine: np.ndarray, axis: int, 
     source = np.asarray(source).reshape(source.shape[:3])
     whole = slice(0, int(h[2])), slice(0, int(v[2]))
     h_axis, v_axis = (a for a in range(3) if a != axis)
-    to_voxels, axes = _voxel_axes(np.asarray(source_affine, np.float64).tobytes())
+    affine_bytes = np.asarray(source_affine, np.float64).tobytes()
+    to_voxels, axes = _voxel_axes(affine_bytes)
     if axes is None:
         return _plane_by_resampling(source, source_affine, axis, position, h, v, nearest), *whole
     voxel_axis = {axes[a]: a for a in range(3)}
@@ -285,7 +286,7 @@ def sample_plane_near(source: np.ndarray, source_affine: np.ndarray, axis: int, 
     remaining = [a for a in range(3) if a != fixed]
     if axes[remaining[0]] != h_axis:
         slab, remaining = slab.T, remaining[::-1]
-    coordinates = [_voxel_coordinates(to_voxels, remaining[n], world, grid)
+    coordinates = [_voxel_coordinates(affine_bytes, remaining[n], world, tuple(grid))
                    for n, (world, grid) in enumerate(((h_axis, h), (v_axis, v)))]
     window = whole
     if wanted is not None:
@@ -310,12 +311,16 @@ def _voxel_axes(affine_bytes: bytes) -> tuple[np.ndarray, list[int] | None]:
     return to_voxels, _axis_permutation(to_voxels[:3, :3])
 
 
-def _voxel_coordinates(to_voxels: np.ndarray, voxel_axis: int, world_axis: int, grid) -> np.ndarray:
+@lru_cache(maxsize=256)
+def _voxel_coordinates(affine_bytes: bytes, voxel_axis: int, world_axis: int, grid: tuple) -> np.ndarray:
     """Continuous voxel indices along ``voxel_axis`` of a picture axis's pixel centres (``grid``: start, step,
-    count in mm along ``world_axis``)."""
+    count in mm along ``world_axis``); kept, as the pictures of maps on one grid share their pixel grids."""
+    to_voxels = _voxel_axes(affine_bytes)[0]
     start, step, count = grid
     centres = start + step * np.arange(int(count), dtype=np.float64)
-    return to_voxels[voxel_axis, world_axis] * centres + to_voxels[voxel_axis, 3]
+    coordinates = to_voxels[voxel_axis, world_axis] * centres + to_voxels[voxel_axis, 3]
+    coordinates.setflags(write=False)
+    return coordinates
 
 
 def _pixels_reading(coordinates: np.ndarray, marked: np.ndarray, nearest: bool) -> slice | None:

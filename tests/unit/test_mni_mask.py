@@ -50,3 +50,12 @@ def test_linear_resampling_keeps_nan_missing():
     source[3, 3, 3] = np.nan
     out = mni.resample_linear(source, np.eye(4), (6, 6, 6), np.eye(4), outside=0.0)
     assert np.isnan(out[3, 3, 3]) and out[0, 0, 0] == 1.0
+
+
+def test_a_pixel_grids_voxel_coordinates_are_kept_read_only():
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [90, -126, -72]
+    first = mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320))
+    assert mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320)) is first
+    assert not first.flags.writeable
+    assert np.allclose(first, (90 - (-80.0 + 0.5 * np.arange(320))) / 2)
