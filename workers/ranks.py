@@ -86,7 +86,7 @@ class Ranks:
         for n, buckets in enumerate(bucket_sets):
             code[buckets] |= 1 << n
         codes = code[self.bucket]
-        picked = codes != 0  # a boolean mask: ``np.flatnonzero`` of the codes took twice as long
+        picked = np.flatnonzero(codes != 0)  # a few thousand positions, then two small gathers: the fastest way
         values, codes = self.values[picked], codes[picked]
         return [values[(codes & (1 << n)) != 0] for n in range(len(bucket_sets))]
 
