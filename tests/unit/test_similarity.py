@@ -225,3 +225,16 @@ def test_the_corners_are_read_in_the_grids_memory_order(order):
     assert sorted(corners.at.tolist()) == np.flatnonzero(corners.inside).tolist()
     assert np.allclose(similarity.on_mask(data, affine), data[mask])
     assert np.allclose(similarity.sampled_at_mask(data, affine), data[mask])
+
+
+@pytest.mark.parametrize(("voxel_mm", "corners"), [(1.0, 1), (2.0, 1), (3.0, 8)])
+def test_corners_that_weigh_nothing_are_left_out_and_the_values_stay(voxel_mm, corners):
+    """On the MNI 1 and 2 mm grids each mask voxel's centre is a voxel's centre: one corner in eight is read."""
+    from workers.mni import resample_linear
+
+    data, affine = mni_like_data(voxel_mm)
+    kept = similarity.mask_corners(data.shape, similarity._element_strides(data), affine.tobytes())
+    assert kept.index.shape[0] == corners
+    mask, mask_affine = mni_brain_mask(4)
+    expected = resample_linear(data, affine, mask.shape, mask_affine)[mask]
+    assert np.allclose(similarity.sampled_at_mask(data, affine), expected, equal_nan=True, atol=1e-4)
