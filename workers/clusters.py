@@ -110,7 +110,8 @@ def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | N
     box, suprathreshold = suprathreshold_box(volume, threshold, planes)
     origin = np.array([s.start for s in box])
     rows, found, timed_out = [], 0, False
-    for sign, score in tail_scores(volume[box], suprathreshold, threshold):
+    all_finite = planes is not None and planes.all_finite and planes[0][0].dtype == volume.dtype
+    for sign, score in tail_scores(volume[box], suprathreshold, threshold, all_finite):
         tail_rows, tail_found, tail_timed_out = tail_clusters(score, origin, affine, voxel_mm3, max_clusters,
                                                               deadline, clock)
         for row in tail_rows:
@@ -138,21 +139,23 @@ def table_message(rows: list, found: int, timed_out: bool, max_clusters: int) ->
     return None
 
 
-def tail_scores(volume: np.ndarray, suprathreshold: np.ndarray, threshold: Threshold):
+def tail_scores(volume: np.ndarray, suprathreshold: np.ndarray, threshold: Threshold, all_finite: bool = False):
     """(sign, score) per tail: score is positive inside the tail's suprathreshold voxels and 0 elsewhere.
 
     Higher scores are stronger: the value for the positive tail, minus it for
-    the negative one, 1 - p for P maps.
+    the negative one, 1 - p for P maps. ``all_finite``: the float32 volume is
+    known to hold no NaN or infinity (``planes.Extremes``), so it is not copied
+    to set them to 0.
     """
-    finite = np.where(np.isfinite(volume), volume, 0).astype(np.float32)
+    finite = volume if all_finite else np.where(np.isfinite(volume), volume, 0).astype(np.float32)
     if threshold.below:
         yield 1, np.where(suprathreshold, 1.0 - finite, 0).astype(np.float32)
         return
-    yield 1, np.where(suprathreshold & (finite > 0), finite, 0).astype(np.float32)
+    yield 1, np.where(suprathreshold & (finite > 0), finite, np.float32(0))
     if threshold.two_sided or threshold.nonzero:
         negative = suprathreshold & (finite < 0)
         if negative.any():
-            yield -1, np.where(negative, -finite, 0).astype(np.float32)
+            yield -1, np.where(negative, -finite, np.float32(0))
 
 
 def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, clock
