@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from . import atlases, thresholds
+from .planes import Extremes, shown_along
 from .thresholds import Threshold
 
 MAX_CLUSTERS = 50
@@ -40,16 +41,17 @@ FACES = ndimage.generate_binary_structure(3, 1)
 
 
 def for_map(data: np.ndarray, affine: np.ndarray, *, map_type: str | None, is_thresholded: bool = False,
-            dof=None, not_mni: bool = False, extremes: tuple[float, float] | None = None) -> dict:
+            dof=None, not_mni: bool = False, extremes: tuple[float, float] | None = None,
+            planes: Extremes | None = None) -> dict:
     """What the worker adds to an image's stats: ``threshold`` (None for masks and the like) and ``clusters``.
 
     The stored threshold is the one the slices and the glass brain are drawn at. ``extremes`` (the
     smallest and largest finite non-zero value, known from the stats) spare a pass over the map when
-    the rule needs no percentile.
+    the rule needs no percentile; ``planes`` (its ``planes.plane_extremes``) spare the table one.
     """
     volume = data[..., 0] if data.ndim == 4 else data
     threshold = chosen_threshold(map_type, volume, extremes, is_thresholded=is_thresholded, dof=dof)
-    table = cluster_table(volume, affine, threshold, not_mni=not_mni)
+    table = cluster_table(volume, affine, threshold, not_mni=not_mni, planes=planes)
     table.pop("threshold")
     return {"threshold": threshold_record(threshold) if threshold else None, "clusters": table}
 
@@ -67,8 +69,10 @@ def chosen_threshold(map_type, volume, extremes, **kwargs) -> Threshold | None:
     return thresholds.choose(map_type, volume.ravel(order="K"), **kwargs)
 
 
-def for_processed(data: np.ndarray, affine: np.ndarray, report: dict, numbers: dict, map_type: str | None) -> dict:
-    """``for_map`` with what processing already knows: the validation report's degrees of freedom, the stats' flags.
+def for_processed(data: np.ndarray, affine: np.ndarray, report: dict, numbers: dict, map_type: str | None,
+                  planes: Extremes | None = None) -> dict:
+    """``for_map`` with what processing already knows: the validation report's degrees of freedom, the stats' flags
+    (and the first volume's ``planes`` when the pass made them).
 
     ``map_type`` is the uploader's; "Other" becomes the type the statistics inferred, as the image will have it.
     """
@@ -76,7 +80,8 @@ def for_processed(data: np.ndarray, affine: np.ndarray, report: dict, numbers: d
         map_type = numbers.get("inferred_map_type") or "Other"
     return for_map(data, affine, map_type=map_type, is_thresholded=bool(numbers.get("is_thresholded")),
                    dof=thresholds.dof_from_report(report),
-                   not_mni=bool(numbers.get("not_mni")), extremes=(numbers.get("min"), numbers.get("max")))
+                   not_mni=bool(numbers.get("not_mni")), extremes=(numbers.get("min"), numbers.get("max")),
+                   planes=planes)
 
 
 def threshold_record(threshold: Threshold) -> dict:
@@ -88,11 +93,12 @@ def threshold_record(threshold: Threshold) -> dict:
 
 def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | None, *, not_mni: bool = False,
                   max_clusters: int = MAX_CLUSTERS, time_budget: float = TIME_BUDGET_SECONDS,
-                  clock=time.monotonic) -> dict:
+                  clock=time.monotonic, planes: Extremes | None = None) -> dict:
     """The table as plain JSON: the threshold, the clusters of each tail, and sentences for what is missing.
 
     ``data`` may be 4D (the first volume is used). ``threshold`` None (masks,
-    parcellations, anatomy) gives no table and says why.
+    parcellations, anatomy) gives no table and says why. ``planes`` (the volume's
+    ``planes.plane_extremes``) give the box of suprathreshold voxels without a mask of the whole volume.
     """
     if threshold is None:
         return {"threshold": None, "clusters": [], "message": "Masks, parcellations and anatomical images "
@@ -101,11 +107,11 @@ def cluster_table(data: np.ndarray, affine: np.ndarray, threshold: Threshold | N
     volume = np.asarray(data[..., 0] if data.ndim == 4 else data, dtype=np.float32)
     affine = np.asarray(affine, dtype=np.float64)
     voxel_mm3 = round(float(abs(np.linalg.det(affine[:3, :3]))), 6)
-    suprathreshold = threshold.mask(volume)
-    box = occupied_box(suprathreshold) or (slice(0, 0),) * 3
+    box, suprathreshold = suprathreshold_box(volume, threshold, planes)
     origin = np.array([s.start for s in box])
     rows, found, timed_out = [], 0, False
-    for sign, score in tail_scores(volume[box], suprathreshold[box], threshold):
+    all_finite = planes is not None and planes.all_finite and planes[0][0].dtype == volume.dtype
+    for sign, score in tail_scores(volume[box], suprathreshold, threshold, all_finite):
         tail_rows, tail_found, tail_timed_out = tail_clusters(score, origin, affine, voxel_mm3, max_clusters,
                                                               deadline, clock)
         for row in tail_rows:
@@ -133,21 +139,23 @@ def table_message(rows: list, found: int, timed_out: bool, max_clusters: int) ->
     return None
 
 
-def tail_scores(volume: np.ndarray, suprathreshold: np.ndarray, threshold: Threshold):
+def tail_scores(volume: np.ndarray, suprathreshold: np.ndarray, threshold: Threshold, all_finite: bool = False):
     """(sign, score) per tail: score is positive inside the tail's suprathreshold voxels and 0 elsewhere.
 
     Higher scores are stronger: the value for the positive tail, minus it for
-    the negative one, 1 - p for P maps.
+    the negative one, 1 - p for P maps. ``all_finite``: the float32 volume is
+    known to hold no NaN or infinity (``planes.Extremes``), so it is not copied
+    to set them to 0.
     """
-    finite = np.where(np.isfinite(volume), volume, 0).astype(np.float32)
+    finite = volume if all_finite else np.where(np.isfinite(volume), volume, 0).astype(np.float32)
     if threshold.below:
         yield 1, np.where(suprathreshold, 1.0 - finite, 0).astype(np.float32)
         return
-    yield 1, np.where(suprathreshold & (finite > 0), finite, 0).astype(np.float32)
+    yield 1, np.where(suprathreshold & (finite > 0), finite, np.float32(0))
     if threshold.two_sided or threshold.nonzero:
         negative = suprathreshold & (finite < 0)
         if negative.any():
-            yield -1, np.where(negative, -finite, 0).astype(np.float32)
+            yield -1, np.where(negative, -finite, np.float32(0))
 
 
 def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, clock
@@ -189,6 +197,28 @@ def tail_clusters(score, origin, affine, voxel_mm3, max_clusters, deadline, cloc
             "members": voxels_mm[part],
         })
     return rows, n, False
+
+
+def suprathreshold_box(volume: np.ndarray, threshold: Threshold, planes: Extremes | None
+                       ) -> tuple[tuple[slice, slice, slice], np.ndarray]:
+    """``occupied_box`` of the suprathreshold voxels, and their mask in it.
+
+    With each plane's extremes at hand (and a threshold on values, |v| >= t or v >= t, which a plane's
+    highest or lowest passes when any of its voxels does), the box comes from them and only the box is
+    masked: the blobs of a statistic map are a tenth of the grid.
+    """
+    if planes is None or threshold.below or threshold.nonzero or planes[0][0].dtype != volume.dtype:
+        suprathreshold = threshold.mask(volume)
+        box = occupied_box(suprathreshold) or (slice(0, 0),) * 3
+        return box, suprathreshold[box]
+    box = []
+    for along, n in zip(shown_along(planes, threshold.mask), volume.shape, strict=True):
+        found = np.flatnonzero(along)
+        if not found.size:
+            return (slice(0, 0),) * 3, np.zeros((0, 0, 0), bool)
+        box.append(slice(max(int(found[0]) - 1, 0), min(int(found[-1]) + 2, n)))
+    box = tuple(box)
+    return box, threshold.mask(volume[box])
 
 
 def occupied_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:

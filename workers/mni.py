@@ -16,6 +16,7 @@ read-only.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -273,7 +274,8 @@ def sample_plane_near(source: np.ndarray, source_affine: np.ndarray, axis: int, 
     source = np.asarray(source).reshape(source.shape[:3])
     whole = slice(0, int(h[2])), slice(0, int(v[2]))
     h_axis, v_axis = (a for a in range(3) if a != axis)
-    to_voxels, axes = _voxel_axes(np.asarray(source_affine, np.float64).tobytes())
+    affine_bytes = np.asarray(source_affine, np.float64).tobytes()
+    to_voxels, axes = _voxel_axes(affine_bytes)
     if axes is None:
         return _plane_by_resampling(source, source_affine, axis, position, h, v, nearest), *whole
     voxel_axis = {axes[a]: a for a in range(3)}
@@ -285,19 +287,19 @@ def sample_plane_near(source: np.ndarray, source_affine: np.ndarray, axis: int, 
     remaining = [a for a in range(3) if a != fixed]
     if axes[remaining[0]] != h_axis:
         slab, remaining = slab.T, remaining[::-1]
-    coordinates = [_voxel_coordinates(to_voxels, remaining[n], world, grid)
-                   for n, (world, grid) in enumerate(((h_axis, h), (v_axis, v)))]
+    reads = [_pixel_reads(affine_bytes, remaining[n], world, tuple(grid), slab.shape[n], nearest)
+             for n, (world, grid) in enumerate(((h_axis, h), (v_axis, v)))]
     window = whole
     if wanted is not None:
         marked = wanted(slab)
         if not marked.any():
             return None, *whole
-        window = tuple(_pixels_reading(coordinates[n], marked.any(axis=1 - n), nearest) for n in range(2))
+        window = tuple(reads[n].pixels_reading(marked.any(axis=1 - n)) for n in range(2))
         if window[0] is None or window[1] is None:
             return None, *whole
-        coordinates = [coordinates[n][window[n]] for n in range(2)]
+        reads = [reads[n].within(window[n]) for n in range(2)]
     for n in range(2):
-        slab = _blend_along(slab, n, coordinates[n], nearest)
+        slab = reads[n].blend(slab, n)
     return slab, *window
 
 
@@ -310,48 +312,87 @@ def _voxel_axes(affine_bytes: bytes) -> tuple[np.ndarray, list[int] | None]:
     return to_voxels, _axis_permutation(to_voxels[:3, :3])
 
 
-def _voxel_coordinates(to_voxels: np.ndarray, voxel_axis: int, world_axis: int, grid) -> np.ndarray:
+@lru_cache(maxsize=256)
+def _voxel_coordinates(affine_bytes: bytes, voxel_axis: int, world_axis: int, grid: tuple) -> np.ndarray:
     """Continuous voxel indices along ``voxel_axis`` of a picture axis's pixel centres (``grid``: start, step,
-    count in mm along ``world_axis``)."""
+    count in mm along ``world_axis``); kept, as the pictures of maps on one grid share their pixel grids."""
+    to_voxels = _voxel_axes(affine_bytes)[0]
     start, step, count = grid
     centres = start + step * np.arange(int(count), dtype=np.float64)
-    return to_voxels[voxel_axis, world_axis] * centres + to_voxels[voxel_axis, 3]
+    coordinates = to_voxels[voxel_axis, world_axis] * centres + to_voxels[voxel_axis, 3]
+    coordinates.setflags(write=False)
+    return coordinates
 
 
-def _pixels_reading(coordinates: np.ndarray, marked: np.ndarray, nearest: bool) -> slice | None:
-    """The run of pixels (at these continuous voxel indices) whose interpolation reads a marked voxel."""
-    n = marked.size
-    clipped = np.clip(coordinates, 0, n - 1)
-    if nearest:
-        reads = marked[np.floor(clipped + 0.5).astype(np.int64)]
-    else:
-        lower = np.floor(clipped).astype(np.int64)
-        reads = marked[lower] | marked[np.minimum(lower + 1, n - 1)]
-    found = np.flatnonzero(reads)
-    return slice(int(found[0]), int(found[-1]) + 1) if found.size else None
+@lru_cache(maxsize=256)
+def _pixel_reads(affine_bytes: bytes, voxel_axis: int, world_axis: int, grid: tuple, n: int, nearest: bool
+                 ) -> _Reads:
+    """Which voxels a picture axis's pixels read along ``voxel_axis`` (``n`` voxels long), with which weights;
+    kept with the pixel grid's coordinates, as every map on one grid draws the same panels."""
+    reads = _Reads.at(_voxel_coordinates(affine_bytes, voxel_axis, world_axis, grid), n, nearest)
+    for array in (reads.lower, reads.upper, reads.weight, reads.outside, reads.following):
+        if array is not None:
+            array.setflags(write=False)
+    return reads
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """Interpolation along one axis at continuous indices: the voxel below (``lower``) and the one above
+    (``upper``, the same voxel when its weight is 0) each index reads, the upper one's ``weight`` (None for
+    nearest-neighbour), ``outside`` (beyond half a voxel past either end: NaN), and ``following``, the voxel after
+    ``lower`` (within the axis), which a window of pixels counts as read."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    weight: np.ndarray | None
+    outside: np.ndarray
+    following: np.ndarray
+    any_outside: bool
+
+    @classmethod
+    def at(cls, coordinates: np.ndarray, n: int, nearest: bool) -> _Reads:
+        outside = (coordinates <= -0.5) | (coordinates >= n - 0.5)
+        clipped = np.clip(coordinates, 0, n - 1)
+        if nearest:
+            lower = np.floor(clipped + 0.5).astype(np.int64)
+            return cls(lower, lower, None, outside, lower, bool(outside.any()))
+        lower = np.minimum(np.floor(clipped).astype(np.int64), n - 1)
+        weight = (clipped - lower).astype(np.float32)
+        upper = np.where(weight > 0, np.minimum(lower + 1, n - 1), lower)
+        return cls(lower, upper, weight, outside, np.minimum(lower + 1, n - 1), bool(outside.any()))
+
+    def within(self, pixels: slice) -> _Reads:
+        """The reads of a run of the pixels."""
+        outside = self.outside[pixels]
+        return _Reads(self.lower[pixels], self.upper[pixels], None if self.weight is None else self.weight[pixels],
+                      outside, self.following[pixels], self.any_outside and bool(outside.any()))
+
+    def pixels_reading(self, marked: np.ndarray) -> slice | None:
+        """The run of pixels whose interpolation reads a voxel ``marked`` (a boolean per voxel of the axis)."""
+        reads = marked[self.lower] if self.weight is None else marked[self.lower] | marked[self.following]
+        found = np.flatnonzero(reads)
+        return slice(int(found[0]), int(found[-1]) + 1) if found.size else None
+
+    def blend(self, array: np.ndarray, axis: int) -> np.ndarray:
+        """``array`` interpolated at these indices along ``axis``."""
+        if self.weight is None:
+            out = _gather(array, self.lower, axis).astype(np.float32)
+        else:
+            shape = [1] * array.ndim
+            shape[axis] = -1
+            weight = self.weight.reshape(shape)
+            out = _gather(array, self.lower, axis) * (1 - weight) + _gather(array, self.upper, axis) * weight
+        if self.any_outside:
+            index = [slice(None)] * array.ndim
+            index[axis] = self.outside
+            out[tuple(index)] = np.nan
+        return out
 
 
 def _blend_along(array: np.ndarray, axis: int, coordinates: np.ndarray, nearest: bool) -> np.ndarray:
     """``array`` interpolated at continuous indices along one axis; NaN beyond half a voxel past either end."""
-    n = array.shape[axis]
-    outside = (coordinates <= -0.5) | (coordinates >= n - 0.5)
-    clipped = np.clip(coordinates, 0, n - 1)
-    if nearest:
-        lower = np.floor(clipped + 0.5).astype(np.int64)
-        out = _gather(array, lower, axis).astype(np.float32)
-    else:
-        lower = np.minimum(np.floor(clipped).astype(np.int64), n - 1)
-        weight = (clipped - lower).astype(np.float32)
-        upper = np.where(weight > 0, np.minimum(lower + 1, n - 1), lower)
-        shape = [1] * array.ndim
-        shape[axis] = -1
-        weight = weight.reshape(shape)
-        out = _gather(array, lower, axis) * (1 - weight) + _gather(array, upper, axis) * weight
-    if outside.any():
-        index = [slice(None)] * array.ndim
-        index[axis] = outside
-        out[tuple(index)] = np.nan
-    return out
+    return _Reads.at(coordinates, array.shape[axis], nearest).blend(array, axis)
 
 
 def _gather(array: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:

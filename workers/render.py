@@ -80,16 +80,17 @@ class _Scale:
 # public API
 
 def render_all(data: np.ndarray, affine: np.ndarray, *, threshold=None, map_type: str | None = None,
-               mni: bool = True) -> dict[str, bytes]:
+               mni: bool = True, planes=None) -> dict[str, bytes]:
     """Every thumbnail: "glass_brain", "ortho", "axial_mosaic", and "mosaic" (the volumes) for 4D series.
 
     ``threshold`` (a ``workers.thresholds.Threshold``, None: every non-zero
     voxel) and ``map_type`` decide what is coloured and how; ``mni`` False
-    draws over the map's own first volume instead of the MNI template.
+    draws over the map's own first volume instead of the MNI template; ``planes``: the first volume's
+    ``workers.planes.plane_extremes``, when the caller has them.
     """
     from workers import slices
 
-    pictures = slices.pictures(data, affine, threshold=threshold, map_type=map_type, mni=mni)
+    pictures = slices.pictures(data, affine, threshold=threshold, map_type=map_type, mni=mni, planes=planes)
     if data.ndim == 4 and data.shape[3] > 1:
         pictures["mosaic"] = mosaic_4d(data, affine)
     return pictures

@@ -22,8 +22,8 @@ from workers.palette import (
     palette,
 )
 from workers.plain import first_volume
+from workers.planes import Extremes, extremes_of, first_in_ras_order, plane_extremes, reordered, shown_along
 from workers.render import orientation_of
-from workers.stats import flat_view
 from workers.thresholds import Threshold
 
 
@@ -51,6 +51,8 @@ class Scene:
     colour_map: str = "cold_hot"
     peak_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
     flipped: tuple[bool, bool, bool] = (False, False, False)
+    #: per voxel axis, each plane's (highest, lowest) value (``plane_extremes``)
+    plane_extremes: Extremes = field(default_factory=list)
 
     @property
     def ras_affine(self) -> np.ndarray:
@@ -66,22 +68,6 @@ class Scene:
         return palette(self.colour_map, self.signed)
 
     @cached_property
-    def plane_extremes(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per voxel axis, each plane's (highest, lowest) value, NaN ignored (NaN for a plane of NaN).
-
-        Four reductions over the volume (two through a 2D projection) serve the shown planes, the
-        mosaic's extent and the range, instead of a mask of the volume and a pass per question.
-        """
-        volume = self.volume
-        if not volume.size:
-            return [(np.zeros(n, volume.dtype), np.zeros(n, volume.dtype)) for n in volume.shape]
-        with np.errstate(invalid="ignore"):
-            highest, lowest = np.fmax.reduce(volume, axis=2), np.fmin.reduce(volume, axis=2)
-            return [(np.fmax.reduce(highest, axis=1), np.fmin.reduce(lowest, axis=1)),
-                    (np.fmax.reduce(highest, axis=0), np.fmin.reduce(lowest, axis=0)),
-                    (np.fmax.reduce(volume, axis=(0, 1)), np.fmin.reduce(volume, axis=(0, 1)))]
-
-    @cached_property
     def shown_planes(self) -> list[np.ndarray] | None:
         """Per world axis, which voxel planes hold a shown voxel (None for oblique grids): empty cuts skip the map."""
         off_diagonal = self.affine[:3, :3] - np.diag(np.diag(self.affine[:3, :3]))
@@ -90,8 +76,7 @@ class Scene:
         if self.threshold is not None and self.threshold.below:  # shown values are not the planes' extremes
             shown = shown_mask(self.volume, self.threshold)
             return [shown.any(axis=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
-        return [shown_mask(highest, self.threshold) | shown_mask(lowest, self.threshold)
-                for highest, lowest in self.plane_extremes]
+        return shown_along(self.plane_extremes, lambda values: shown_mask(values, self.threshold))
 
     def may_show(self, axis: int, position: float) -> bool:
         """False when no voxel the plane interpolates from is shown (then no pixel of it can be)."""
@@ -114,18 +99,27 @@ def style_of(map_type: str | None) -> str:
 
 
 def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, map_type: str | None = None,
-          mni: bool = True, colour_map: str = "cold_hot") -> Scene:
-    """Everything the drawings of one map share; the first volume of a 4D series."""
-    volume, world_affine, flipped = world_ordered(np.asarray(first_volume(data)), np.asarray(affine, np.float64))
+          mni: bool = True, colour_map: str = "cold_hot", planes: Extremes | None = None) -> Scene:
+    """Everything the drawings of one map share; the first volume of a 4D series.
+
+    ``planes``: the first volume's ``planes.plane_extremes`` (in its stored axes), when the caller has them.
+    """
+    stored = np.asarray(first_volume(data))
+    volume, world_affine, flipped = world_ordered(stored, np.asarray(affine, np.float64))
     volume = np.asarray(volume, dtype=np.float32)  # never written to: a float32 map is not copied
     style = style_of(map_type)
     if map_type == "P":
         volume, threshold = as_significance(volume, threshold)
-    low, high = _extremes(volume)
+    if planes is not None and volume.dtype == stored.dtype and map_type != "P":
+        planes = reordered(planes, world_axes(np.asarray(affine, np.float64)))
+    else:
+        planes = plane_extremes(volume)
+    low, high = extremes_of(planes)
     if not (np.isfinite(low) and np.isfinite(high)):
         top = np.finfo(np.float32).max
         volume = np.clip(volume, -top, top)  # infinities saturate, NaN stays missing
-        low, high = _extremes(volume)
+        planes = plane_extremes(volume)
+        low, high = extremes_of(planes)
     signed, vmax = _range(low, high, threshold)
     if mni and style != "anatomy":
         anatomy, anatomy_affine = mni_template()
@@ -139,9 +133,9 @@ def scene(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, 
     if style in ("roi", "labels"):
         cut = _centre_mm(_reversed(volume, flipped), in_ras)
     else:
-        cut = _peak_mm(volume, world_affine, low, high, flipped)
+        cut = _peak_mm(volume, world_affine, low, high, flipped, planes)
     return Scene(volume, world_affine, anatomy, anatomy_affine, anatomy_range, bounds, style, threshold, vmax, signed,
-                 mni and style != "anatomy", colour_map, cut, flipped)
+                 mni and style != "anatomy", colour_map, cut, flipped, planes)
 
 
 def world_ordered(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool, bool]]:
@@ -150,9 +144,17 @@ def world_ordered(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.
     orientation = orientation_of(affine.tobytes())
     if np.any(np.isnan(orientation)):
         return data, affine, (False, False, False)
-    order = [int(a) for a in np.argsort(orientation[:, 0])]
+    order = world_axes(affine)
     return (np.transpose(data, order + list(range(3, data.ndim))), affine[:, order + [3]],
             tuple(bool(orientation[a, 1] < 0) for a in order))
+
+
+def world_axes(affine: np.ndarray) -> list[int]:
+    """Which voxel axis ``world_ordered`` puts first, second and third (as stored for oblique grids)."""
+    orientation = orientation_of(affine.tobytes())
+    if np.any(np.isnan(orientation)):
+        return [0, 1, 2]
+    return [int(a) for a in np.argsort(orientation[:, 0])]
 
 
 def ras_affine(affine: np.ndarray, shape, flipped) -> np.ndarray:
@@ -244,7 +246,7 @@ def _centre_mm(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return affine[:3, :3] @ index + affine[:3, 3]
 
 
-def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, flipped) -> np.ndarray:
+def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, flipped, planes) -> np.ndarray:
     """World position of the voxel of largest |value| (the first of ties in RAS C order), the centre for an empty
     map."""
     low, high = (0.0 if not np.isfinite(v) else v for v in (low, high))
@@ -252,18 +254,8 @@ def _peak_mm(volume: np.ndarray, affine: np.ndarray, low: float, high: float, fl
     if value == 0:
         index = (np.array(volume.shape[:3]) - 1) / 2
     else:
-        index = np.array(_first_in_ras_order(volume, np.float32(value), flipped), np.float64)
+        index = np.array(first_in_ras_order(volume, np.float32(value), flipped, planes[0]), np.float64)
     return affine[:3, :3] @ index + affine[:3, 3]
-
-
-def _first_in_ras_order(volume: np.ndarray, value, flipped) -> list[int]:
-    """Index (in the volume's own order) of the voxel equal to ``value`` met first in C order once the flipped
-    axes are reversed, found without a reversed copy."""
-    flat, order = flat_view(volume)
-    index = np.unravel_index(np.flatnonzero(flat == value), volume.shape, order=order)
-    in_ras = [n - 1 - i if backwards else i for i, n, backwards in zip(index, volume.shape, flipped, strict=True)]
-    first = int(np.argmin(np.ravel_multi_index(in_ras, volume.shape))) if index[0].size > 1 else 0
-    return [int(axis[first]) for axis in index]
 
 
 def shown_mask(values: np.ndarray, threshold: Threshold | None) -> np.ndarray:

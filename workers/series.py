@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import clusters, gzindex, nifti, render, similarity, slices, stats, temporal, thresholds, viewer
+from . import clusters, gzindex, nifti, planes, render, similarity, slices, stats, temporal, thresholds, viewer
 
 
 @dataclass
@@ -36,6 +36,8 @@ class _Gathered:
     summary: temporal.SeriesSummary
     picks: list[int]
     first: np.ndarray | None = None
+    first_classes: stats.VoxelClasses | None = None
+    first_extremes: planes.Extremes | None = None
     planes: list[np.ndarray] = field(default_factory=list)
 
 
@@ -64,15 +66,21 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
                                                       summary.n_values))
     is_series = len(shape) == 4
+    # each plane's extremes serve the statistics, the cluster table and the pictures
+    extremes = gathered.first_extremes
+    if extremes is None:
+        extremes = planes.plane_extremes(gathered.first)
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=shape,
-                                            volumes=summary.volumes if is_series else None)
+                                            volumes=summary.volumes if is_series else None,
+                                            classes=gathered.first_classes, planes=extremes)
     report_dict = report.to_dict()
     numbers.update(header_map_type(report_dict))
     shown = slices.shown_type(map_type, numbers)
     if with_clusters:
-        numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown))
+        numbers.update(clusters.for_processed(gathered.first, affine, report_dict, numbers, shown, extremes))
     pictures = render.render_all(gathered.first, affine, map_type=shown, mni=not numbers.get("not_mni"),
-                                 threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict))
+                                 threshold=slices.threshold_for(shown, gathered.first, numbers, report_dict),
+                                 planes=extremes)
     vector = similarity_vector(gathered.first, affine, shown, numbers)
     analysis = Analysis(report_dict, numbers, pictures, vector=vector)
     if is_series:
@@ -127,14 +135,25 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
 
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
     """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
-    mosaic's planes, as floats."""
-    gathered = _Gathered(temporal.SeriesSummary(temporal=n_volumes > 1),
-                         render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
+    mosaic's planes, as floats.
+
+    A first volume of floats is classified once (``first_classes``, after its planes' extremes, which
+    say whether it holds NaN or infinities), for the summaries and the statistics; a 3D map keeps no
+    per-volume summary (its statistics are that summary).
+    """
+    is_series = n_volumes > 1
+    gathered = _Gathered(temporal.SeriesSummary(temporal=is_series, summaries=is_series),
+                         render.mosaic_picks(n_volumes) if is_series else [])
     wanted = set(gathered.picks)
     for t, volume in enumerate(volumes):
+        classes = None
         if gathered.first is None:
             gathered.first = as_floats(volume)
-        gathered.summary.add(volume)
+            if volume.dtype.kind == "f":  # the same values as stored: one classification serves both
+                gathered.first_extremes = planes.plane_extremes(gathered.first)
+                classes = gathered.first_classes = stats.classify(gathered.first,
+                                                                  gathered.first_extremes.all_finite)
+        gathered.summary.add(volume, classes)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered

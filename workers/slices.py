@@ -223,13 +223,13 @@ def mosaic_cuts(s: Scene, count: int = MOSAIC_CUTS) -> list[float]:
 
 
 def pictures(data: np.ndarray, affine: np.ndarray, *, threshold: Threshold | None, map_type: str | None = None,
-             mni: bool = True) -> dict[str, bytes]:
+             mni: bool = True, planes=None) -> dict[str, bytes]:
     """"ortho", "axial_mosaic" and "glass_brain" of a map's first volume.
 
     Drawn one after the other: on three threads (numpy and Pillow's encoder release the GIL) they
     were no faster on the busy 2-core machine, where the worker's other processes hold the cores.
     """
-    s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni)
+    s = scene(data, affine, threshold=threshold, map_type=map_type, mni=mni, planes=planes)
     return {"glass_brain": glass_brain(s), "ortho": ortho(s), "axial_mosaic": axial_mosaic(s)}
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from workers.mni import mni_brain_mask, mni_coverage
 from workers.plain import first_volume, jsonable
+from workers.planes import Extremes, first_in_ras_order, flat_view
 from workers.ranks import Ranks, histogram_counts
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
@@ -66,7 +67,8 @@ def compute(data: np.ndarray, affine: np.ndarray, *,
 
 
 def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, volumes: list[dict] | None = None,
-                            brain_mask: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                            brain_mask: tuple[np.ndarray, np.ndarray] | None = None,
+                            classes: VoxelClasses | None = None, planes: Extremes | None = None) -> dict:
     """The statistics of an image from its first volume, its shape and its per-volume summaries.
 
     A series is read volume by volume, so this is all that is ever held of it
@@ -75,12 +77,14 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
     Each pass over the volume is made once and shared: the values' mask
     serves the counts, the values and the MNI coverage; the values' extremes
     serve the summary, the histogram's range and the peak's value. Percentiles
-    and histogram counts are exact but found without sorting (``workers.ranks``).
+    and histogram counts are exact but found without sorting (``workers.ranks``). ``classes`` and
+    ``planes``: the volume's ``classify`` and ``planes.plane_extremes``, when the caller made them already.
     """
     shape = [int(s) for s in shape]
     total = len(shape) == 4 and shape[3] or 1
     affine = np.asarray(affine, dtype=np.float64)
-    classes = classify(volume)
+    if classes is None:
+        classes = classify(volume, all_finite=planes is not None and planes.all_finite)
     values = classes.values
     extremes = value_extremes(values)
     described = summary(values, extremes)
@@ -95,7 +99,7 @@ def first_volume_statistics(volume: np.ndarray, affine: np.ndarray, *, shape, vo
         **counts,
         **described,
         **distribution(values, extremes),
-        "peak": peak(volume, affine, extremes),
+        "peak": peak(volume, affine, extremes, planes),
         "is_thresholded": thresholded,
         "perc_bad_voxels": perc_bad,
         **coverage,
@@ -125,16 +129,17 @@ class VoxelClasses:
         return self.mask.size - self.values.size - self.n_nan - self.n_inf
 
 
-def classify(volume: np.ndarray) -> VoxelClasses:
+def classify(volume: np.ndarray, all_finite: bool = False) -> VoxelClasses:
     """One mask pass and one gather, in the volume's own memory order (no transposed copy).
 
     When the volume's min and max are finite (two fast reductions) there is
-    no NaN and no infinity, and the finiteness passes are skipped.
+    no NaN and no infinity, and the finiteness passes are skipped; ``all_finite``
+    (the caller knows it already, ``planes.Extremes``) skips the reductions too.
     """
     flat, order = flat_view(volume)
     if flat.size == 0:
         return VoxelClasses(np.zeros(volume.shape, bool), flat[:0], 0, 0)
-    if flat.dtype.kind != "f" or (np.isfinite(flat.min()) and np.isfinite(flat.max())):
+    if flat.dtype.kind != "f" or all_finite or (np.isfinite(flat.min()) and np.isfinite(flat.max())):
         nonzero = flat != 0
         return VoxelClasses(nonzero.reshape(volume.shape, order=order), flat[nonzero], 0, 0)
     finite = np.isfinite(flat)
@@ -143,13 +148,6 @@ def classify(volume: np.ndarray) -> VoxelClasses:
     finite &= flat != 0
     return VoxelClasses(finite.reshape(volume.shape, order=order), flat[finite], n_nan,
                         flat.size - n_finite - n_nan)
-
-
-def flat_view(array: np.ndarray) -> tuple[np.ndarray, str]:
-    """The array flattened without a copy when it is C- or Fortran-contiguous, and the order used."""
-    if array.flags.f_contiguous and not array.flags.c_contiguous:
-        return array.ravel(order="F"), "F"
-    return array.ravel(order="C"), "C"
 
 
 def n_volumes(data: np.ndarray) -> int:
@@ -221,11 +219,12 @@ def distribution(values: np.ndarray, extremes: tuple[float, float] | None, bins:
             "histogram": {"edges": edges.tolist(), "counts": histogram_counts(below, values.size).tolist()}}
 
 
-def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] | None = None) -> dict | None:
+def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] | None = None,
+         planes: Extremes | None = None) -> dict | None:
     """The finite voxel of largest absolute value: its value, voxel index and mm coordinates.
 
     With the values' extremes at hand the peak value is one of them, and
-    only its position needs a pass over the volume.
+    only its position needs a pass over the volume (over one plane of it with the ``planes``' extremes).
     """
     if extremes is None:
         extremes = value_extremes(finite_nonzero(volume))
@@ -233,18 +232,14 @@ def peak(volume: np.ndarray, affine: np.ndarray, extremes: tuple[float, float] |
         return None
     low, high = extremes
     value = volume.dtype.type(high if abs(high) >= abs(low) else low)
-    ijk = first_position(volume, value)
+    ijk = first_position(volume, value, planes[0] if planes else None)
     mm = affine[:3, :3] @ np.array(ijk[:3], dtype=np.float64) + affine[:3, 3]
     return {"value": float(value), "voxel": ijk, "mm": [float(c) for c in mm]}
 
 
-def first_position(volume: np.ndarray, value) -> list[int]:
+def first_position(volume: np.ndarray, value, first_axis_extremes=None) -> list[int]:
     """Index of the first voxel (in C order) equal to ``value``, found without a transposed copy."""
-    flat, order = flat_view(volume)
-    hits = np.flatnonzero(flat == value)
-    index = np.unravel_index(hits, volume.shape, order=order)
-    first = int(np.argmin(np.ravel_multi_index(index, volume.shape))) if hits.size > 1 else 0
-    return [int(axis[first]) for axis in index]
+    return first_in_ras_order(volume, value, (False, False, False), first_axis_extremes)
 
 
 def is_thresholded(volume: np.ndarray) -> tuple[bool, float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import MAX_VOLUMES_LISTED, classify, flat_view, summary
+from .stats import MAX_VOLUMES_LISTED, VoxelClasses, classify, flat_view, summary
 
 FOLD_EVERY = 16  # volumes summed in float32 before their sums join the float64 ones
 
@@ -21,18 +21,24 @@ class SeriesSummary:
     with a deviation of 1 keeps its precision; memory is a few volumes whatever
     the series' length. Volumes of integers (``Series.volumes(stored=True)``)
     are measured as they are: no NaN to look for, half the bytes to read.
+
+    ``summaries`` False keeps no per-volume summary: a 3D map's statistics summarise its one volume
+    themselves, and a second mean and SD of it cost a pass over its values for nothing.
     """
 
-    def __init__(self, temporal: bool = True):
+    def __init__(self, temporal: bool = True, summaries: bool = True):
         self.temporal = temporal
+        self.summaries = summaries
         self.volumes: list[dict] = []
         self.n_volumes = 0
         self.n_voxels = self.n_nan = self.n_inf = self.n_values = 0
         self._first = self._sum = self._squares = None
 
-    def add(self, volume: np.ndarray) -> None:
-        classes = classify(volume)
-        if len(self.volumes) < MAX_VOLUMES_LISTED:
+    def add(self, volume: np.ndarray, classes: VoxelClasses | None = None) -> None:
+        """Count and summarise one volume; ``classes``: its ``stats.classify``, when the caller has it already."""
+        if classes is None:
+            classes = classify(volume)
+        if self.summaries and len(self.volumes) < MAX_VOLUMES_LISTED:
             self.volumes.append(summary(classes.values))
         self.n_volumes += 1
         self.n_voxels += volume.size

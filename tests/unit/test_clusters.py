@@ -175,3 +175,15 @@ def test_paring_equals_nilearns_quirky_rule():
                 keep[j] = np.sqrt(((xyz[i] - xyz[j]) ** 2).sum()) > 8.0
     assert clusters.pare(xyz, wanted=len(xyz)).tolist() == keep.tolist()
     assert clusters.pare(xyz).sum() == 4
+
+
+@pytest.mark.parametrize("threshold", [thresholds.Threshold(1.0, True, "|z| ≥ 1"), thresholds.Threshold(0.2, False, "p",
+                                                                                                       below=True)])
+def test_tail_scores_of_a_volume_known_finite_are_the_same_without_the_copy(threshold):
+    volume = np.random.default_rng(9).normal(size=(6, 7, 8)).astype(np.float32)
+    suprathreshold = threshold.mask(volume)
+    known = list(clusters.tail_scores(volume, suprathreshold, threshold, all_finite=True))
+    checked = list(clusters.tail_scores(volume, suprathreshold, threshold))
+    assert [sign for sign, _ in known] == [sign for sign, _ in checked]
+    for (_, a), (_, b) in zip(known, checked, strict=True):
+        assert a.dtype == b.dtype == np.float32 and np.array_equal(a, b)

@@ -50,3 +50,31 @@ def test_linear_resampling_keeps_nan_missing():
     source[3, 3, 3] = np.nan
     out = mni.resample_linear(source, np.eye(4), (6, 6, 6), np.eye(4), outside=0.0)
     assert np.isnan(out[3, 3, 3]) and out[0, 0, 0] == 1.0
+
+
+def test_a_pixel_grids_voxel_coordinates_are_kept_read_only():
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [90, -126, -72]
+    first = mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320))
+    assert mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320)) is first
+    assert not first.flags.writeable
+    assert np.allclose(first, (90 - (-80.0 + 0.5 * np.arange(320))) / 2)
+
+
+@pytest.mark.parametrize("nearest", [False, True])
+def test_reads_along_an_axis_interpolate_window_by_window_as_whole(nearest):
+    """The reads kept per pixel grid give the same values for a run of pixels as for all of them, NaN past the
+    ends, and the run of pixels reading a marked voxel."""
+    rows = np.arange(6, dtype=np.float32)[:, None] * np.array([[1.0, 10.0]], np.float32)
+    coordinates = np.array([-0.7, -0.2, 0.0, 0.5, 1.25, 2.0, 4.9, 5.2, 5.6])
+    reads = mni._Reads.at(coordinates, 6, nearest)
+    whole = reads.blend(rows, 0)
+    expected = np.floor(np.clip(coordinates, 0, 5) + 0.5) if nearest else np.clip(coordinates, 0, 5)
+    inside = (coordinates > -0.5) & (coordinates < 5.5)
+    assert np.allclose(whole[inside, 1], 10 * expected[inside]) and np.all(np.isnan(whole[~inside]))
+    run = slice(2, 6)
+    assert np.array_equal(reads.within(run).blend(rows, 0), whole[run], equal_nan=True)
+    marked = np.zeros(6, bool)
+    marked[2] = True
+    assert reads.pixels_reading(marked) == (slice(5, 6) if nearest else slice(4, 6))
+    assert np.array_equal(mni._blend_along(rows, 0, coordinates, nearest), whole, equal_nan=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests import niftigen as gen
-from workers import nifti, render, series, slices, stats, zinflate
+from workers import nifti, render, series, slices, stats, temporal, zinflate
 
 
 def series_data(volumes, voxel_mm=8.0, seed=1):
@@ -73,6 +73,28 @@ def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     assert result.pictures == render.render_all(data, affine, threshold=threshold, map_type=shown,
                                                 mni=not result.numbers["not_mni"])
     assert result.report == report.to_dict() and result.maps == {}
+
+
+@pytest.mark.parametrize(("volumes", "stored", "expected"), [(1, "float32", 1), (3, "float32", 3), (1, "int16", 2)])
+def test_a_first_volume_of_floats_is_classified_once(tmp_path, monkeypatch, volumes, stored, expected):
+    """The summaries and the statistics share the first volume's classes (integers are classified as stored,
+    then as floats); a 3D map keeps no per-volume summary of its own."""
+    data, affine = series_data(volumes) if volumes > 1 else gen.mni_like_data(8.0)
+    data = np.round(data)
+    path = gen.make_nifti(tmp_path / "map.nii.gz", data, affine, dtype=stored)
+    calls = []
+    classify = stats.classify
+    monkeypatch.setattr(stats, "classify",
+                        lambda volume, *args, **kwargs: calls.append(volume.dtype) or classify(volume, *args, **kwargs))
+    monkeypatch.setattr(temporal, "classify", stats.classify)
+    with nifti.open_series(path) as opened:
+        gathered = series.gather(opened.volumes(stored=True), volumes, affine)
+    numbers = stats.first_volume_statistics(gathered.first, affine, shape=data.shape,
+                                            classes=gathered.first_classes)
+    assert len(calls) == expected
+    assert len(gathered.summary.volumes) == (volumes if volumes > 1 else 0)
+    monkeypatch.undo()
+    assert numbers == stats.first_volume_statistics(data[..., 0] if volumes > 1 else data, affine, shape=data.shape)
 
 
 def test_a_t_map_by_its_header_is_drawn_and_thresholded_as_a_t_map(tmp_path):

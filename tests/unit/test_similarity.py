@@ -212,3 +212,29 @@ def test_sampling_at_the_mask_equals_resampling_the_grid_then_masking():
     volume = np.random.default_rng(5).standard_normal((60, 70, 55)).astype(np.float32)
     expected = resample_linear(volume, affine, mask.shape, mask_affine)[mask]
     assert np.allclose(similarity.sampled_at_mask(volume, affine), expected, equal_nan=True, atol=1e-4)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_corners_are_read_in_the_grids_memory_order(order):
+    """Each mask voxel's corners, listed in the map's memory order, still land on that mask voxel."""
+    mask, affine = mni_brain_mask(4)
+    data = np.asarray(np.random.default_rng(2).standard_normal(mask.shape).astype(np.float32) + 10, order=order)
+    corners = similarity.mask_corners(data.shape, similarity._element_strides(data), affine.tobytes())
+    assert np.all(np.diff(corners.index[0]) >= 0)
+    assert corners.index.flags.c_contiguous and corners.weight.flags.c_contiguous
+    assert sorted(corners.at.tolist()) == np.flatnonzero(corners.inside).tolist()
+    assert np.allclose(similarity.on_mask(data, affine), data[mask])
+    assert np.allclose(similarity.sampled_at_mask(data, affine), data[mask])
+
+
+@pytest.mark.parametrize(("voxel_mm", "corners"), [(1.0, 1), (2.0, 1), (3.0, 8)])
+def test_corners_that_weigh_nothing_are_left_out_and_the_values_stay(voxel_mm, corners):
+    """On the MNI 1 and 2 mm grids each mask voxel's centre is a voxel's centre: one corner in eight is read."""
+    from workers.mni import resample_linear
+
+    data, affine = mni_like_data(voxel_mm)
+    kept = similarity.mask_corners(data.shape, similarity._element_strides(data), affine.tobytes())
+    assert kept.index.shape[0] == corners
+    mask, mask_affine = mni_brain_mask(4)
+    expected = resample_linear(data, affine, mask.shape, mask_affine)[mask]
+    assert np.allclose(similarity.sampled_at_mask(data, affine), expected, equal_nan=True, atol=1e-4)

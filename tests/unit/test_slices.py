@@ -308,3 +308,16 @@ def test_p_maps_give_the_most_significant_voxels_the_strongest_colour():
     assert is_colour(edge) and edge < pixels[row, column]
     weak_row, weak_column = pixel_of(s, 2, WEAK_MM, per_mm)
     assert is_grey(pixels[weak_row, weak_column])
+
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_glass_projections_are_the_same_whatever_the_memory_order(order):
+    from workers import glass
+
+    volume = np.asarray(np.random.default_rng(8).normal(size=(7, 6, 5)).astype(np.float32), order=order)
+    for axis in range(3):
+        highest, lowest = volume.max(axis=axis), volume.min(axis=axis)
+        assert np.array_equal(glass._projection(volume, axis, signed=False), highest)
+        assert np.array_equal(glass._projection(volume, axis, signed=True),
+                              np.where(highest >= -lowest, highest, lowest))
