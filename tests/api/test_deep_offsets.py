@@ -20,7 +20,9 @@ LIMITS = (1, 2, 3, 4, 7)
 
 @pytest.fixture
 def small_steps(monkeypatch):
+    """Checkpoints every STEP rows, scanned again as soon as the list changes."""
     monkeypatch.setattr(checkpoints, "STEP", STEP)
+    monkeypatch.setattr(checkpoints, "RESCAN_PAUSE", 0)
 
 
 @contextlib.contextmanager
@@ -122,14 +124,19 @@ def test_collection_list_pages_from_checkpoints_equal_the_plain_offset(app, smal
     assert assert_same_as_plain(owner, path) == 9
 
 
+def deep_page(app, caller, offset):
+    """The page at this offset, and how many checkpoint scans and pages from a checkpoint it took."""
+    with statements(app) as seen:
+        body = caller.get(f"/api/images/?limit=2&offset={offset}").get_json()
+    scans = [s for s in seen if "row_number()" in s.lower()]
+    seeks = [s for s in seen if "image.id >=" in s]
+    return body, len(scans), len(seeks)
+
+
 def test_a_deep_offset_starts_at_a_checkpoint_scanned_once_per_change(app, small_steps, owner, stranger,
                                                                        stored_image, mixed_list):
     def deep(offset):
-        with statements(app) as seen:
-            body = stranger.get(f"/api/images/?limit=2&offset={offset}").get_json()
-        scans = [s for s in seen if "row_number()" in s.lower()]
-        seeks = [s for s in seen if "image.id >=" in s]
-        return body, len(scans), len(seeks)
+        return deep_page(app, stranger, offset)
 
     _, scans, seeks = deep(1)
     assert (scans, seeks) == (0, 0), "an offset before the first checkpoint is the plain query"
@@ -151,3 +158,14 @@ def test_filtered_lists_walk_the_plain_offset(app, small_steps, owner, stranger)
         body = stranger.get(f"/api/collections/?owner={owner.id}&limit=2&offset=5").get_json()
     assert [c["name"] for c in body["results"]] == ["c5", "c6"]
     assert not any("row_number()" in s.lower() or "collection.id >=" in s for s in seen)
+
+
+def test_a_list_changing_all_the_time_is_scanned_at_most_once_per_pause(app, small_steps, monkeypatch, owner,
+                                                                         stranger, mixed_list):
+    monkeypatch.setattr(checkpoints, "RESCAN_PAUSE", 10**6)
+    assert deep_page(app, stranger, 7)[1:] == (1, 1)
+    assert owner.delete(f"/api/images/{mixed_list['images'][0]}/").status_code == 204
+    body, scans, seeks = deep_page(app, stranger, 7)
+    assert (scans, seeks) == (0, 0), "out-of-date checkpoints are not used; the offset is walked as before"
+    with plain_offsets():
+        assert body == deep_page(app, stranger, 7)[0]

@@ -11,10 +11,14 @@ The checkpoints are stamped with the page-cache generations of ``site`` and the 
 image made ready, deleted, moved or taken down; a collection made private, taken down or deleted; a
 statement over a whole table) starts a new generation, and the next deep request scans again. The
 generations are read before the scan, so checkpoints are never stamped newer than what they count.
-Without a shared cache (``PAGE_CACHE_URL=off``) or when it cannot be read, the plain offset is used.
+Out-of-date checkpoints are never used: until the next scan (at most one at a time, spaced by
+RESCAN_PAUSE), a deep offset walks the plain way, as it does without a shared cache
+(``PAGE_CACHE_URL=off``) or when the generations cannot be read.
 """
 
 import threading
+import time
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -25,12 +29,23 @@ from ..pagecache import SITE, generations_made_if_missing
 #: Every STEP-th row's id is kept: a deep offset walks at most STEP - 1 rows past its checkpoint.
 STEP = 1000
 
-#: One scan at a time per process: the threads that find the checkpoints out of date wait for it.
+#: After a scan of S seconds, the next one waits RESCAN_PAUSE × S: on a list that changes every moment (maps
+#: made ready all day) scanning takes at most about 1/RESCAN_PAUSE of a process's time, and the requests in
+#: between walk the plain offset, as before checkpoints.
+RESCAN_PAUSE = 10
+
+#: One scan at a time per process; a request that finds one under way walks the plain offset rather than wait.
 _scanning = threading.Lock()
 
 
+class Kept(NamedTuple):
+    stamp: tuple
+    ids: list
+    rescan_after: float
+
+
 def kept_checkpoints():
-    """This process's checkpoints: list name → (stamp, ids)."""
+    """This process's checkpoints: list name → Kept."""
     return current_app.extensions.setdefault("api_checkpoints", {})
 
 
@@ -53,22 +68,25 @@ def checkpoint_ids(query, model):
 
 
 def current_checkpoints(name, scope, query, model):
-    """The list's checkpoint ids as of now (kept while its generations stay), or None when none can be kept."""
+    """The list's checkpoint ids as of now, or None: no shared cache, or out of date and not to be scanned now."""
     stamp = current_stamp(scope)
     if stamp is None:
         return None
     kept = kept_checkpoints().get(name)
-    if kept is not None and kept[0] == stamp:
-        return kept[1]
-    with _scanning:
-        stamp = current_stamp(scope)  # another thread may have scanned while this one waited
-        if stamp is None:
-            return None
-        kept = kept_checkpoints().get(name)
-        if kept is None or kept[0] != stamp:
-            kept = (stamp, checkpoint_ids(query, model))
-            kept_checkpoints()[name] = kept
-        return kept[1]
+    if kept is not None and kept.stamp == stamp:
+        return kept.ids
+    if kept is not None and time.monotonic() < kept.rescan_after:
+        return None
+    if not _scanning.acquire(blocking=False):
+        return None
+    try:
+        started = time.monotonic()
+        ids = checkpoint_ids(query, model)
+        finished = time.monotonic()
+        kept_checkpoints()[name] = Kept(stamp, ids, finished + RESCAN_PAUSE * (finished - started))
+        return ids
+    finally:
+        _scanning.release()
 
 
 def from_checkpoint(query, model, offset, name, scope):
