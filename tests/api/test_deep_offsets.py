@@ -169,3 +169,17 @@ def test_a_list_changing_all_the_time_is_scanned_at_most_once_per_pause(app, sma
     assert (scans, seeks) == (0, 0), "out-of-date checkpoints are not used; the offset is walked as before"
     with plain_offsets():
         assert body == deep_page(app, stranger, 7)[0]
+
+
+def test_the_image_list_total_is_counted_once_per_change(app, owner, stranger, stored_image, mixed_list):
+    def counted():
+        with statements(app) as seen:
+            total = stranger.get("/api/images/?limit=1").get_json()["count"]
+        return total, sum("sum(collection.image_count)" in s for s in seen)
+
+    assert counted() == (9, 1)
+    assert counted() == (9, 0), "kept while the list is unchanged"
+    stored_image(mixed_list["first"], name="new")
+    assert counted() == (10, 1)
+    assert owner.patch(f"/api/collections/{mixed_list['first']}/", json={"private": True}).status_code == 200
+    assert counted()[0] == 4
