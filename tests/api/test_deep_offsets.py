@@ -183,3 +183,28 @@ def test_the_image_list_total_is_counted_once_per_change(app, owner, stranger, s
     assert counted() == (10, 1)
     assert owner.patch(f"/api/collections/{mixed_list['first']}/", json={"private": True}).status_code == 200
     assert counted()[0] == 4
+
+
+def test_checkpoints_another_thread_scanned_while_this_one_waited_are_used(app, small_steps, monkeypatch, owner,
+                                                                             stranger, mixed_list):
+    assert deep_page(app, stranger, 7)[1:] == (1, 1)
+    assert owner.delete(f"/api/images/{mixed_list['images'][0]}/").status_code == 204
+
+    class ScannedMeanwhile:
+        """The lock, taken just after another thread stored checkpoints for the current generations."""
+
+        def acquire(self, blocking):
+            kept = app.extensions["api_checkpoints"]["api.images"]
+            stamp = checkpoints.current_stamp("list:images")
+            third = mixed_list["images"][7]  # public maps now: 1, 3, 6, 7, 10, … (map 0 deleted, 2 and 5 private)
+            app.extensions["api_checkpoints"]["api.images"] = kept._replace(stamp=stamp, ids=[third])
+            return True
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(checkpoints, "_scanning", ScannedMeanwhile())
+    body, scans, seeks = deep_page(app, stranger, 3)
+    assert (scans, seeks) == (0, 1), "no second scan"
+    with plain_offsets():
+        assert body == deep_page(app, stranger, 3)[0]

@@ -80,6 +80,9 @@ def current_checkpoints(name, scope, query, model):
     if not _scanning.acquire(blocking=False):
         return None
     try:
+        kept = kept_checkpoints().get(name)
+        if kept is not None and kept.stamp == stamp:  # another thread scanned meanwhile
+            return kept.ids
         started = time.monotonic()
         ids = checkpoint_ids(query, model)
         finished = time.monotonic()
