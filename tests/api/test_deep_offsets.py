@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.models import Collection, Image
 
 STEP = 3
-LIMITS = (1, 2, 3, 4, 7)
+LIMITS = (1, STEP, STEP + 1)  # one row, a checkpoint apart, across a checkpoint
 
 
 @pytest.fixture
