@@ -10,7 +10,7 @@ from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
-from ..pagecache import shared_with_visitors
+from ..pagecache import COLLECTIONS_LIST, shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
@@ -67,7 +67,9 @@ def created(payload, url):
 def collections():
     if request.method == "POST":
         return create_collection()
-    return page_of(filtered_public_collections(), collection_json)
+    unfiltered = not any(parameter in request.args for parameter in ("name", "DOI", "owner"))
+    checkpoints = ("api.collections", COLLECTIONS_LIST) if unfiltered else None
+    return page_of(filtered_public_collections(), collection_json, model=Collection, checkpoints=checkpoints)
 
 
 def create_collection():

@@ -5,7 +5,7 @@ from flask import abort, redirect, request
 from ..extensions import db
 from ..files import delete_image, send_stored
 from ..models import Image
-from ..pagecache import shared_with_visitors
+from ..pagecache import IMAGES_LIST, kept_while_current, shared_with_visitors
 from ..regions import clean_region, in_region
 from . import bp
 from .downloads import NIFTI_GZ, send_gzipped_nifti, url_file_name
@@ -24,14 +24,17 @@ def images():
     """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists).
 
     ``count`` stays exact (nilearn and pynv read it) but comes from the collections' stored counts
-    (``Image.public_ready_count``), so a page costs the same with 1,000 or 100,000 rows.
+    (``Image.public_ready_count``, kept while the list's generation lasts, the number the web list shows),
+    so a page costs the same with 1,000 or 100,000 rows; a deep offset starts
+    from a kept checkpoint (``checkpoints.from_checkpoint``), so offset 900,000 costs about what offset 0 costs.
     ``region`` keeps the maps with a peak, or a large part of a cluster, in a region whose name contains it.
     """
     query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
     region = clean_region(request.args.get("region"))
     if region:
         return page_of(query.where(in_region(region)), image_json, model=Image)
-    return page_of(query, image_json, count=Image.public_ready_count(), model=Image)
+    count = kept_while_current("public_ready_count", [IMAGES_LIST], Image.public_ready_count)
+    return page_of(query, image_json, count=count, model=Image, checkpoints=("api.images", IMAGES_LIST))
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..keyset import deferred_page
 from ..models import Image
 from ..numbers import ascii_integer
+from .checkpoints import from_checkpoint
 from .fragments import page_json
 
 DEFAULT_LIMIT = 100
@@ -52,19 +53,25 @@ def count_of(query):
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
 
 
-def page_of(query, serialize, count=None, model=None):
+def page_of(query, serialize, count=None, model=None, checkpoints=None):
     """One page of the query's rows, serialised, with the total and the links to the neighbouring pages.
 
-    With ``model=Image`` (the image lists), the offset is walked over the ids alone (``keyset.deferred_page``):
-    a deep offset costs little more than the first page; and each image's JSON is kept between requests while
-    what it shows is unchanged (``fragments.page_json``).
+    With ``model=Image`` (the image lists), the offset is walked over the ids alone (``keyset.deferred_page``),
+    and each image's JSON is kept between requests while what it shows is unchanged (``fragments.page_json``).
+    With ``checkpoints=(name, scope)`` (a public list of ``model`` in id order, the same for every caller), a
+    deep offset starts from the nearest kept checkpoint (``checkpoints.from_checkpoint``): it walks fewer than
+    ``checkpoints.STEP`` rows whatever its depth.
     """
     limit, offset = page_window()
     total = count_of(query) if count is None else count
+    rows_query, rows_offset = query, offset
+    if checkpoints is not None:
+        rows_query, rows_offset = from_checkpoint(query, model, offset, *checkpoints)
     if model is Image:
-        results = page_json(query, page_ids(query, limit, offset), serialize)
+        results = page_json(query, page_ids(rows_query, limit, rows_offset), serialize)
     else:
-        results = [serialize(row) for row in db.session.scalars(query.limit(limit).offset(offset)).unique()]
+        rows = db.session.scalars(rows_query.limit(limit).offset(rows_offset)).unique()
+        results = [serialize(row) for row in rows]
     return {
         "count": total,
         "next": page_link(limit, offset + limit) if offset + limit < total else None,

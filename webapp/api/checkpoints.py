@@ -1,0 +1,107 @@
+"""Deep offsets of the API's public lists, started from a kept checkpoint (issue 19 item 4, decision 0035).
+
+NeuroVault's clients page by ``limit``/``offset``; ``OFFSET 900000`` makes the database walk 900,000
+visible rows (each tested against its collection) before the page, hundreds of milliseconds at a million
+maps. A public list is ordered by id, so the rows before an id are fixed by which rows are visible: this
+module keeps the id at every STEP-th position of the list (one scan, kept in the web process) and turns
+``OFFSET n`` into ``WHERE id >= <id at position STEP × (n // STEP)> … OFFSET n % STEP``, the same rows.
+
+The checkpoints are stamped with the page-cache generations of ``site`` and the list's scope
+(``webapp/pagecache.py``, decision 0010): every commit that may change what the public list shows (an
+image made ready, deleted, moved or taken down; a collection made private, taken down or deleted; a
+statement over a whole table) starts a new generation, and the next deep request scans again. The
+generations are read before the scan, so checkpoints are never stamped newer than what they count.
+Out-of-date checkpoints are never used: until the next scan (at most one at a time, spaced by
+RESCAN_PAUSE), a deep offset walks the plain way, as it does without a shared cache
+(``PAGE_CACHE_URL=off``) or when the generations cannot be read.
+"""
+
+import threading
+import time
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..pagecache import SITE, generations_made_if_missing
+
+#: Every STEP-th row's id is kept: a deep offset walks at most STEP - 1 rows past its checkpoint.
+STEP = 1000
+
+#: After a scan of S seconds, the next one waits RESCAN_PAUSE × S: on a list that changes every moment (maps
+#: made ready all day) scanning takes at most about 1/RESCAN_PAUSE of a process's time, and the requests in
+#: between walk the plain offset, as before checkpoints.
+RESCAN_PAUSE = 10
+
+#: One scan at a time per process; a request that finds one under way walks the plain offset rather than wait.
+_scanning = threading.Lock()
+
+
+class Kept(NamedTuple):
+    stamp: tuple
+    ids: list
+    rescan_after: float
+
+
+def kept_checkpoints():
+    """This process's checkpoints: list name → Kept."""
+    return current_app.extensions.setdefault("api_checkpoints", {})
+
+
+def current_stamp(scope):
+    """The generations the checkpoints of a list in this scope depend on, or None when they cannot be read."""
+    if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
+        return None
+    try:
+        return tuple(generations_made_if_missing([SITE, scope]).values())
+    except Exception:  # a cache outage costs the walk, never the answer
+        return None
+
+
+def checkpoint_ids(query, model):
+    """The id of the rows at positions STEP, 2 × STEP, … (counted from 0) of ``query`` in id order: one scan."""
+    position = sa.func.row_number().over(order_by=model.id) - 1
+    numbered = query.with_only_columns(model.id.label("id"), position.label("position")).order_by(None).subquery()
+    every_step = sa.select(numbered.c.id).where(numbered.c.position > 0, numbered.c.position % STEP == 0)
+    return db.session.scalars(every_step.order_by(numbered.c.id)).all()
+
+
+def current_checkpoints(name, scope, query, model):
+    """The list's checkpoint ids as of now, or None: no shared cache, or out of date and not to be scanned now."""
+    stamp = current_stamp(scope)
+    if stamp is None:
+        return None
+    kept = kept_checkpoints().get(name)
+    if kept is not None and kept.stamp == stamp:
+        return kept.ids
+    if kept is not None and time.monotonic() < kept.rescan_after:
+        return None
+    if not _scanning.acquire(blocking=False):
+        return None
+    try:
+        kept = kept_checkpoints().get(name)
+        if kept is not None and kept.stamp == stamp:  # another thread scanned meanwhile
+            return kept.ids
+        started = time.monotonic()
+        ids = checkpoint_ids(query, model)
+        finished = time.monotonic()
+        kept_checkpoints()[name] = Kept(stamp, ids, finished + RESCAN_PAUSE * (finished - started))
+        return ids
+    finally:
+        _scanning.release()
+
+
+def from_checkpoint(query, model, offset, name, scope):
+    """(query, offset) giving the same rows as ``query`` at ``offset``, started at the nearest checkpoint.
+
+    ``query`` is ordered by ``model.id`` alone; ``name`` names it among the lists kept in ``scope``. Past the
+    last checkpoint (past the end of the list) the walk starts at the last one.
+    """
+    if offset < STEP:
+        return query, offset
+    ids = current_checkpoints(name, scope, query, model)
+    steps = min(offset // STEP, len(ids or ()))
+    if steps == 0:
+        return query, offset
+    return query.where(model.id >= ids[steps - 1]), offset - steps * STEP
