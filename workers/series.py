@@ -58,7 +58,7 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
         copies = viewer_copies(series, viewer_budget, volumes_sink)
         points = access_points(series, copies.plan, volumes_sink)
         raw_sink = None if copies.plan.mode == "as_is" else copies.add
-        gathered = gather(series.volumes(raw_sink, stored=True), series.n_volumes, affine)
+        gathered = gather(series.volumes_ahead(raw_sink, stored=True), series.n_volumes, affine)
         report = series.finish()
     summary = gathered.summary
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
@@ -127,17 +127,22 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
 
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
     """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
-    mosaic's planes, as floats."""
+    mosaic's planes, as floats (copies: a volume read ahead lives in a buffer that is used again)."""
     gathered = _Gathered(temporal.SeriesSummary(temporal=n_volumes > 1),
                          render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
     wanted = set(gathered.picks)
     for t, volume in enumerate(volumes):
         if gathered.first is None:
-            gathered.first = as_floats(volume)
+            gathered.first = float_copy(volume)
         gathered.summary.add(volume)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered
+
+
+def float_copy(volume: np.ndarray) -> np.ndarray:
+    """A volume as a float32 array of its own, in its memory order."""
+    return volume.astype(np.float32 if volume.dtype.kind != "f" else volume.dtype, order="K", copy=True)
 
 
 def as_floats(volume: np.ndarray) -> np.ndarray:

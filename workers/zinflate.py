@@ -95,10 +95,17 @@ class Inflater:
         inflater._check(_lib.zng_inflateSetDictionary(stream, _address(history), len(history)))
         return inflater
 
-    def decompress(self, data, max_length: int) -> memoryview:
-        """Up to ``max_length`` bytes of output from ``data`` (the rest is kept as ``unconsumed_tail``)."""
+    def decompress(self, data, max_length: int, out=None) -> memoryview:
+        """Up to ``max_length`` bytes of output from ``data`` (the rest is kept as ``unconsumed_tail``).
+
+        ``out`` (a writable buffer of at least ``max_length`` bytes) receives them instead of a new
+        array: a series' volume is inflated straight into its buffer, no copy, no fresh pages.
+        """
         source = bytes(data)
-        out = np.empty(max_length, np.uint8)  # not zeroed: inflate writes what is returned
+        if out is None:
+            out = np.empty(max_length, np.uint8)  # not zeroed: inflate writes what is returned
+        else:
+            out = np.frombuffer(out, np.uint8, count=max_length)
         stream = self._stream
         stream.next_in, stream.avail_in = _input_address(source), len(source)
         stream.next_out, stream.avail_out = out.ctypes.data, max_length

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from workers import readahead
 from workers.plain import human_bytes
 
 from .checks import STREAM_CHECKS
@@ -24,6 +25,7 @@ class Series:
     """
 
     def __init__(self, path, max_decompressed_bytes: int, max_voxels: int, max_array_bytes: int):
+        self._ahead: readahead.ReadAhead | None = None
         self._opened = _Opened(path, max_decompressed_bytes, max_voxels)
         try:
             self._check_before_reading(max_array_bytes)
@@ -83,37 +85,75 @@ class Series:
         ``stored``, unscaled integers of at most 16 bits come as those integers: every step that
         measures them is exact on them and reads half the bytes (no float copy of every volume).
         """
+        fill = self._volume_filler(raw_sink is not None, stored)
+        for t in range(self.n_volumes):
+            raw, volume = fill(np.empty(self.volume_bytes, dtype=np.uint8), t)
+            if raw_sink is not None:
+                raw_sink(raw)
+            yield volume
+
+    def volumes_ahead(self, raw_sink: Callable[[np.ndarray], None] | None = None, *, stored: bool = False,
+                      depth: int = readahead.DEFAULT_DEPTH):
+        """``volumes``, read and decoded by a thread up to ``depth`` volumes ahead, in a ring of buffers.
+
+        Each volume (and the stored bytes ``raw_sink`` gets) is valid only until the next one is
+        asked for: copy what you keep. Errors of the data (ended early, corrupt) are raised here as
+        ``volumes`` raises them; ``finish`` and ``close`` stop the reader first.
+        """
+        self._stop_reading()
+        self._ahead = readahead.ReadAhead(self._volume_filler(raw_sink is not None, stored), self.n_volumes,
+                                          lambda: np.empty(self.volume_bytes, dtype=np.uint8), depth)
+        for raw, volume in self._ahead:
+            if raw_sink is not None:
+                raw_sink(raw)
+            yield volume
+
+    def _volume_filler(self, wants_raw: bool, stored: bool) -> Callable[[np.ndarray, int], tuple]:
+        """A function that reads the next volume into a buffer and returns (its stored bytes, the volume).
+
+        The stored bytes are a copy when decoding scales the buffer in place. Volumes are read in
+        order, one call each: the first takes what the header's read already holds.
+        """
         h, source = self.header, self._opened.source
         decode = _stored_volume if stored and h.exact_integers else _decode_volume
+        scaled_in_place = h.scaling is not None and h.output_dtype == np.dtype(h.datatype.numpy)
         offset = int(h.vox_offset)
         pending = memoryview(self._opened.head)[offset:]
         source.skip(offset - len(self._opened.head))
-        for _ in range(h.n_volumes):
-            buffer = np.empty(h.volume_bytes, dtype=np.uint8)
+
+        def fill(buffer: np.ndarray, _index: int) -> tuple:
+            nonlocal pending
             view = memoryview(buffer)
             filled = min(len(pending), len(view))
             view[:filled] = pending[:filled]
             pending = pending[filled:]
             if filled < len(view):
-                filled += _guarded(lambda view=view, filled=filled: source.readinto(view[filled:]))
+                filled += _guarded(lambda: source.readinto(view[filled:]))
             if filled < len(view):
                 _guarded(self._opened.count_rest)
                 raise InvalidNifti("dim", h.dims, f"dim={h.dims}: the data end early{h.where_data_end()}",
                                    findings=self._opened.findings)
-            if raw_sink is not None:
-                scaled_in_place = h.scaling is not None and h.output_dtype == np.dtype(h.datatype.numpy)
-                raw_sink(buffer.copy() if scaled_in_place else buffer)
-            yield _guarded(lambda buffer=buffer: decode(buffer, h))
+            raw = buffer.copy() if wants_raw and scaled_in_place else buffer
+            return raw, _guarded(lambda: decode(buffer, h))
+
+        return fill
+
+    def _stop_reading(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
     def finish(self) -> Report:
         """After the last volume: the rest of the stream checked (cap, end marker, trailing bytes), the report."""
         return _guarded(self._finish)
 
     def _finish(self) -> Report:
+        self._stop_reading()
         self._opened.count_rest()
         return _report(self._opened)
 
     def close(self) -> None:
+        self._stop_reading()
         self._opened.close()
 
     def __enter__(self) -> Series:
