@@ -58,7 +58,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
         copies = viewer_copies(series, viewer_budget, volumes_sink)
         points = access_points(series, copies.plan, volumes_sink)
         raw_sink = None if copies.plan.mode == "as_is" else copies.add
-        gathered = gather(series.volumes_ahead(raw_sink, stored=True), series.n_volumes, affine)
+        measure = None if series.header.compressed else measure_on_reader
+        gathered = gather(series.volumes_ahead(raw_sink, stored=True, measure=measure), series.n_volumes, affine)
         report = series.finish()
     summary = gathered.summary
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
@@ -125,16 +126,23 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
     analysis.numbers["viewer"] = plan.to_dict() | {"n_volumes": analysis.numbers["n_volumes"]}
 
 
+def measure_on_reader(volume: np.ndarray, index: int) -> temporal.Measured:
+    """A volume's summary and counts, taken on the reader thread of an uncompressed series: its read is a copy
+    from the page cache, so the reader has time for it and the pass's thread keeps only the temporal sums."""
+    return temporal.measure(volume, summarise=index < stats.MAX_VOLUMES_LISTED)
+
+
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
-    """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
-    mosaic's planes, as floats (copies: a volume read ahead lives in a buffer that is used again)."""
+    """Feed every (volume, its measures or None) (floats, or integers as stored) to the summaries; keep the
+    first volume and the mosaic's planes, as floats (copies: a volume read ahead lives in a buffer that is
+    used again)."""
     gathered = _Gathered(temporal.SeriesSummary(temporal=n_volumes > 1),
                          render.mosaic_picks(n_volumes) if n_volumes > 1 else [])
     wanted = set(gathered.picks)
-    for t, volume in enumerate(volumes):
+    for t, (volume, measured) in enumerate(volumes):
         if gathered.first is None:
             gathered.first = float_copy(volume)
-        gathered.summary.add(volume)
+        gathered.summary.add(volume, measured)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered

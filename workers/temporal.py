@@ -5,11 +5,30 @@ Memory is a few volumes whatever the series' length (``workers.series`` feeds on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .stats import MAX_VOLUMES_LISTED, classify, flat_view, summary
 
 FOLD_EVERY = 16  # volumes summed in float32 before their sums join the float64 ones
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one volume contributes on its own: its summary (None past ``MAX_VOLUMES_LISTED``) and counts."""
+
+    summary: dict | None
+    n_nan: int
+    n_inf: int
+    n_values: int
+
+
+def measure(volume: np.ndarray, *, summarise: bool = True) -> Measured:
+    """One volume's summary and counts: pure, so a reader thread can take them while the pass sums the last."""
+    classes = classify(volume)
+    return Measured(summary(classes.values) if summarise else None, classes.n_nan, classes.n_inf,
+                    classes.values.size)
 
 
 class SeriesSummary:
@@ -30,15 +49,18 @@ class SeriesSummary:
         self.n_voxels = self.n_nan = self.n_inf = self.n_values = 0
         self._first = self._sum = self._squares = None
 
-    def add(self, volume: np.ndarray) -> None:
-        classes = classify(volume)
-        if len(self.volumes) < MAX_VOLUMES_LISTED:
-            self.volumes.append(summary(classes.values))
+    def add(self, volume: np.ndarray, measured: Measured | None = None) -> None:
+        """Count and sum one volume; ``measured`` is ``measure(volume, ...)`` when already taken (on the
+        reader thread, for an uncompressed series)."""
+        if measured is None:
+            measured = measure(volume, summarise=len(self.volumes) < MAX_VOLUMES_LISTED)
+        if measured.summary is not None and len(self.volumes) < MAX_VOLUMES_LISTED:
+            self.volumes.append(measured.summary)
         self.n_volumes += 1
         self.n_voxels += volume.size
-        self.n_nan += classes.n_nan
-        self.n_inf += classes.n_inf
-        self.n_values += classes.values.size
+        self.n_nan += measured.n_nan
+        self.n_inf += measured.n_inf
+        self.n_values += measured.n_values
         if self.temporal:
             self._accumulate(volume)
 

@@ -87,7 +87,7 @@ def test_a_failure_in_the_consumer_stops_the_reader_when_the_series_closes(tmp_p
     path = gen.make_nifti(tmp_path / "bold.nii.gz", data, affine)
     with pytest.raises(RuntimeError, match="consumer failed") as caught, nifti.open_series(path) as opened:
         volumes = opened.volumes_ahead(depth=2)  # held, as the failed consumer's frame in a traceback holds it
-        for t, _volume in enumerate(volumes):
+        for t, _pair in enumerate(volumes):
             if t == 3:
                 raise RuntimeError("consumer failed")
     assert not reader_threads()
@@ -105,7 +105,9 @@ def test_volumes_read_ahead_are_the_volumes_and_their_stored_bytes(tmp_path, nam
     path = gen.make_nifti(tmp_path / name, data, affine, dtype=stored, scl_slope=slope, scl_inter=3.0)
     got, raws = [], []
     with nifti.open_series(path) as opened:
-        for volume in opened.volumes_ahead(lambda raw: raws.append(raw.copy()), stored=True, depth=2):
+        for volume, measured in opened.volumes_ahead(lambda raw: raws.append(raw.copy()), stored=True, depth=2,
+                                                     measure=lambda v, t: (t, float(v.sum(dtype=np.float64)))):
+            assert measured == (len(got), float(volume.sum(dtype=np.float64)))
             got.append(volume.copy(order="K"))
     with nifti.open_series(path) as opened:
         expected = list(opened.volumes(stored=True))
@@ -127,7 +129,7 @@ def test_volumes_inflated_straight_into_their_buffers_cross_gzip_members(tmp_pat
     path.write_bytes(b"".join(gzip.compress(whole[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)))
     with nifti.open_series(path) as opened:
         opened.record_access_points(gzindex.AccessPoints(io.BytesIO(), spacing=4096))
-        got = [volume.copy() for volume in opened.volumes_ahead()]
+        got = [volume.copy() for volume, _ in opened.volumes_ahead()]
         opened.finish()
     for t, volume in enumerate(got):
         np.testing.assert_array_equal(volume, data[..., t])

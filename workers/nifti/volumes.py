@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -93,20 +94,28 @@ class Series:
             yield volume
 
     def volumes_ahead(self, raw_sink: Callable[[np.ndarray], None] | None = None, *, stored: bool = False,
-                      depth: int = readahead.DEFAULT_DEPTH):
-        """``volumes``, read and decoded by a thread up to ``depth`` volumes ahead, in a ring of buffers.
+                      depth: int = readahead.DEFAULT_DEPTH, measure: Callable[[np.ndarray, int], Any] | None = None):
+        """(volume, ``measure(volume, index)`` or None) for each volume in order, as ``volumes`` gives them, read,
+        decoded and measured by a thread up to ``depth`` volumes ahead, in a ring of buffers.
 
         Each volume (and the stored bytes ``raw_sink`` gets) is valid only until the next one is
         asked for: copy what you keep. Errors of the data (ended early, corrupt) are raised here as
-        ``volumes`` raises them; ``finish`` and ``close`` stop the reader first.
+        ``volumes`` raises them; ``finish`` and ``close`` stop the reader first. ``measure`` (pure)
+        gives the reader a share of the work when reading is the cheaper side.
         """
         self._stop_reading()
-        self._ahead = readahead.ReadAhead(self._volume_filler(raw_sink is not None, stored), self.n_volumes,
+        fill = self._volume_filler(raw_sink is not None, stored)
+
+        def fill_and_measure(buffer: np.ndarray, index: int) -> tuple:
+            raw, volume = fill(buffer, index)
+            return raw, volume, None if measure is None else measure(volume, index)
+
+        self._ahead = readahead.ReadAhead(fill_and_measure, self.n_volumes,
                                           lambda: np.empty(self.volume_bytes, dtype=np.uint8), depth)
-        for raw, volume in self._ahead:
+        for raw, volume, measured in self._ahead:
             if raw_sink is not None:
                 raw_sink(raw)
-            yield volume
+            yield volume, measured
 
     def _volume_filler(self, wants_raw: bool, stored: bool) -> Callable[[np.ndarray, int], tuple]:
         """A function that reads the next volume into a buffer and returns (its stored bytes, the volume).
