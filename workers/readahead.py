@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 DEFAULT_DEPTH = 3
+RING_BYTES = 96 * 2**20  # buffers of large volumes are fewer: a worker's address space is capped
 _DONE = object()
+
+
+def ring_depth(depth: int, buffer_bytes: int) -> int:
+    """``depth`` buffers, fewer when they would hold more than ``RING_BYTES`` (at least one)."""
+    return max(1, min(depth, RING_BYTES // max(buffer_bytes, 1)))
 
 
 class ReadAhead:

@@ -60,6 +60,20 @@ def test_items_come_in_order_from_a_fixed_ring_of_buffers():
     assert not reader_threads()
 
 
+def test_the_ring_holds_fewer_buffers_of_large_volumes():
+    assert readahead.ring_depth(3, 2 * 2**20) == 3
+    assert readahead.ring_depth(3, readahead.RING_BYTES // 2) == 2
+    assert readahead.ring_depth(3, 2 * readahead.RING_BYTES) == 1
+
+
+def test_a_3d_map_is_read_without_a_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(readahead, "ReadAhead", None)
+    path = gen.mni_like_map(tmp_path / "map.nii.gz", voxel_mm=4)
+    with nifti.open_series(path) as opened:
+        [(volume, measured)] = list(opened.volumes_ahead(measure=lambda v, t: t))
+    assert measured == 0 and volume.ndim == 3
+
+
 def test_an_error_in_the_reader_is_raised_in_its_place_and_the_reader_is_gone():
     ring = Ring()
     seen = []

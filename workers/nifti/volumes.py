@@ -104,6 +104,10 @@ class Series:
         gives the reader a share of the work when reading is the cheaper side.
         """
         self._stop_reading()
+        if self.n_volumes < 2:  # nothing to overlap
+            for index, volume in enumerate(self.volumes(raw_sink, stored=stored)):
+                yield volume, None if measure is None else measure(volume, index)
+            return
         fill = self._volume_filler(raw_sink is not None, stored)
 
         def fill_and_measure(buffer: np.ndarray, index: int) -> tuple:
@@ -111,7 +115,8 @@ class Series:
             return raw, volume, None if measure is None else measure(volume, index)
 
         self._ahead = readahead.ReadAhead(fill_and_measure, self.n_volumes,
-                                          lambda: np.empty(self.volume_bytes, dtype=np.uint8), depth)
+                                          lambda: np.empty(self.volume_bytes, dtype=np.uint8),
+                                          readahead.ring_depth(depth, self.volume_bytes))
         for raw, volume, measured in self._ahead:
             if raw_sink is not None:
                 raw_sink(raw)
