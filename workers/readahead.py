@@ -45,7 +45,7 @@ class ReadAhead:
         self._stop = threading.Event()
         self._lent = None
         self._thread = threading.Thread(target=self._read, args=(fill, count), name="read-ahead", daemon=True)
-        self._thread.start()
+        self._thread.start()  # RuntimeError when no thread can be started
 
     def _read(self, fill: Callable[[Any, int], Any], count: int) -> None:
         """The reader: one buffer at a time from the ring, filled, handed over with its item."""

@@ -74,6 +74,19 @@ def test_a_3d_map_is_read_without_a_thread(tmp_path, monkeypatch):
     assert measured == 0 and volume.ndim == 3
 
 
+def test_without_a_thread_to_be_had_the_volumes_are_read_in_the_pass(tmp_path, monkeypatch):
+    """A worker whose address space is capped may not get a thread's stack: the pass reads the volumes itself."""
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    data, affine = series_data(5)
+    path = gen.make_nifti(tmp_path / "bold.nii.gz", data, affine)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    result = series.analyse(path)
+    assert [v["mean"] for v in result.numbers["volumes"]] == pytest.approx(
+        [float(data[..., t][data[..., t] != 0].mean(dtype=np.float64)) for t in range(5)], rel=1e-9)
+
+
 def test_an_error_in_the_reader_is_raised_in_its_place_and_the_reader_is_gone():
     ring = Ring()
     seen = []

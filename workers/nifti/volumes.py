@@ -114,10 +114,14 @@ class Series:
             raw, volume = fill(buffer, index)
             return raw, volume, None if measure is None else measure(volume, index)
 
-        self._ahead = readahead.ReadAhead(fill_and_measure, self.n_volumes,
-                                          lambda: np.empty(self.volume_bytes, dtype=np.uint8),
-                                          readahead.ring_depth(depth, self.volume_bytes))
-        for raw, volume, measured in self._ahead:
+        try:
+            self._ahead = readahead.ReadAhead(fill_and_measure, self.n_volumes,
+                                              lambda: np.empty(self.volume_bytes, dtype=np.uint8),
+                                              readahead.ring_depth(depth, self.volume_bytes))
+            items = iter(self._ahead)
+        except RuntimeError:  # no thread to be had (a capped address space): read in this one
+            items = (fill_and_measure(np.empty(self.volume_bytes, dtype=np.uint8), t) for t in range(self.n_volumes))
+        for raw, volume, measured in items:
             if raw_sink is not None:
                 raw_sink(raw)
             yield volume, measured
