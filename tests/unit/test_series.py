@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests import niftigen as gen
-from workers import nifti, render, series, slices, stats, zinflate
+from workers import nifti, render, series, slices, stats, temporal, zinflate
 
 
 def series_data(volumes, voxel_mm=8.0, seed=1):
@@ -56,6 +56,20 @@ def test_integer_volumes_far_apart_keep_their_temporal_mean_and_sd(tmp_path):
     np.testing.assert_allclose(result.maps["tmean"], data.mean(axis=-1), atol=1e-3)
     assert result.numbers["volumes"][1] == {"min": 30000.0, "max": 30000.0, "mean": 30000.0, "std": 0.0}
     assert result.numbers["series"]["tsnr_median"] is None  # mean 0 wherever the signal swings
+
+
+@pytest.mark.parametrize("stored", ["float32", "int16"])
+def test_temporal_sums_taken_block_by_block_match_numpy(tmp_path, monkeypatch, stored):
+    """Blocks that do not divide the volume (the last one short) give the same temporal mean and SD."""
+    monkeypatch.setattr(temporal, "BLOCK", 1000)
+    data, affine = series_data(20)
+    data = np.round(data * 20).astype(stored).astype(np.float32)
+    assert data[..., 0].size % 1000
+    result = series.analyse(gen.make_nifti(tmp_path / "bold.nii", data, affine, dtype=stored))
+    np.testing.assert_allclose(result.maps["tmean"], data.mean(axis=-1), rtol=1e-5)
+    sd = data.astype(np.float64).std(axis=-1)
+    inside = sd > 0
+    np.testing.assert_allclose(result.maps["tsnr"][inside], data.mean(axis=-1)[inside] / sd[inside], rtol=1e-4)
 
 
 def test_a_3d_map_gives_what_it_gave_before(tmp_path):
