@@ -10,6 +10,7 @@ thread outlives the pass: ``close`` stops the reader and waits for it.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,18 @@ from typing import Any
 DEFAULT_DEPTH = 3
 RING_BYTES = 96 * 2**20  # buffers of large volumes are fewer: a worker's address space is capped
 _DONE = object()
+
+
+def spare_core() -> bool:
+    """Whether another core is idle now: fewer tasks running (``/proc/loadavg``'s fourth field, this one
+    included) than the cores this process may use. On a busy machine a second thread only shares this
+    one's time, and costs a few per cent in handing volumes over (decision 0033); unknown counts as idle."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            running = int(loadavg.read().split()[3].split("/")[0])
+        return running < len(os.sched_getaffinity(0))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return True
 
 
 def ring_depth(depth: int, buffer_bytes: int) -> int:

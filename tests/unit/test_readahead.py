@@ -14,6 +14,12 @@ from tests.unit.test_series import series_data
 from workers import gzindex, nifti, readahead, series
 
 
+@pytest.fixture(autouse=True)
+def idle_core(monkeypatch):
+    """The reader thread is started only when a core is idle: here, always (the suite may run on a busy machine)."""
+    monkeypatch.setattr(readahead, "spare_core", lambda: True)
+
+
 def reader_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "read-ahead"]
 
@@ -58,6 +64,28 @@ def test_items_come_in_order_from_a_fixed_ring_of_buffers():
     assert ring.made == 3 and len(buffers) == 3
     assert ring.most_lent <= 3
     assert not reader_threads()
+
+
+@pytest.mark.parametrize(("loadavg", "cores", "spare"), [("0.52 0.40 0.30 1/180 999", {0, 1}, True),
+                                                          ("5.48 5.39 4.47 5/196 23731", {0, 1}, False),
+                                                          ("1.10 1.00 0.90 2/180 999", {0, 1}, False),
+                                                          ("1.10 1.00 0.90 2/180 999", {0, 1, 2, 3}, True)])
+def test_a_core_is_spare_when_fewer_tasks_run_than_there_are_cores(monkeypatch, loadavg, cores, spare):
+    monkeypatch.undo()
+    monkeypatch.setattr(readahead, "open", lambda *a: io.StringIO(loadavg), raising=False)
+    monkeypatch.setattr(readahead.os, "sched_getaffinity", lambda pid: cores)
+    assert readahead.spare_core() is spare
+
+
+def test_with_no_idle_core_the_volumes_are_read_in_the_pass(tmp_path, monkeypatch):
+    monkeypatch.setattr(readahead, "spare_core", lambda: False)
+    monkeypatch.setattr(readahead, "ReadAhead", None)
+    data, affine = series_data(5)
+    with nifti.open_series(gen.make_nifti(tmp_path / "bold.nii.gz", data, affine)) as opened:
+        got = [(volume.copy(), measured) for volume, measured in opened.volumes_ahead(measure=lambda v, t: t)]
+    assert [m for _, m in got] == list(range(5))
+    for t, (volume, _) in enumerate(got):
+        np.testing.assert_array_equal(volume, data[..., t])
 
 
 def test_the_ring_holds_fewer_buffers_of_large_volumes():

@@ -104,27 +104,31 @@ class Series:
         gives the reader a share of the work when reading is the cheaper side.
         """
         self._stop_reading()
-        if self.n_volumes < 2:  # nothing to overlap
-            for index, volume in enumerate(self.volumes(raw_sink, stored=stored)):
-                yield volume, None if measure is None else measure(volume, index)
-            return
         fill = self._volume_filler(raw_sink is not None, stored)
 
         def fill_and_measure(buffer: np.ndarray, index: int) -> tuple:
             raw, volume = fill(buffer, index)
             return raw, volume, None if measure is None else measure(volume, index)
 
-        try:
-            self._ahead = readahead.ReadAhead(fill_and_measure, self.n_volumes,
-                                              lambda: np.empty(self.volume_bytes, dtype=np.uint8),
-                                              readahead.ring_depth(depth, self.volume_bytes))
-            items = iter(self._ahead)
-        except RuntimeError:  # no thread to be had (a capped address space): read in this one
+        items = self._read_ahead(fill_and_measure, depth)
+        if items is None:  # read in this thread, a new buffer each (as ``volumes``)
             items = (fill_and_measure(np.empty(self.volume_bytes, dtype=np.uint8), t) for t in range(self.n_volumes))
         for raw, volume, measured in items:
             if raw_sink is not None:
                 raw_sink(raw)
             yield volume, measured
+
+    def _read_ahead(self, fill: Callable[[np.ndarray, int], tuple], depth: int):
+        """The items of a reader thread, or None when one would not help: a single volume, no idle core
+        (the thread would only share this one's), or no thread to be had (a capped address space)."""
+        if self.n_volumes < 2 or not readahead.spare_core():
+            return None
+        try:
+            self._ahead = readahead.ReadAhead(fill, self.n_volumes, lambda: np.empty(self.volume_bytes, dtype=np.uint8),
+                                              readahead.ring_depth(depth, self.volume_bytes))
+        except RuntimeError:
+            return None
+        return iter(self._ahead)
 
     def _volume_filler(self, wants_raw: bool, stored: bool) -> Callable[[np.ndarray, int], tuple]:
         """A function that reads the next volume into a buffer and returns (its stored bytes, the volume).
