@@ -60,7 +60,8 @@ def analyse(path, *, max_decompressed_bytes: int = nifti.DEFAULT_MAX_DECOMPRESSE
         copies = viewer_copies(series, viewer_budget, volumes_sink)
         points = access_points(series, copies.plan, volumes_sink)
         raw_sink = None if copies.plan.mode == "as_is" else copies.add
-        gathered = gather(series.volumes(raw_sink, stored=True), series.n_volumes, affine)
+        measure = None if series.header.compressed else measure_on_reader
+        gathered = gather(series.volumes_ahead(raw_sink, stored=True, measure=measure), series.n_volumes, affine)
         report = series.finish()
     summary = gathered.summary
     report.findings.extend(nifti.findings_from_counts(summary.n_voxels, summary.n_nan, summary.n_inf,
@@ -133,9 +134,16 @@ def add_viewer_files(analysis: Analysis, copies: viewer.Copies, first: np.ndarra
     analysis.numbers["viewer"] = plan.to_dict() | {"n_volumes": analysis.numbers["n_volumes"]}
 
 
+def measure_on_reader(volume: np.ndarray, index: int) -> temporal.Measured:
+    """A volume's summary and counts, taken on the reader thread of an uncompressed series: its read is a copy
+    from the page cache, so the reader has time for it and the pass's thread keeps only the temporal sums."""
+    return temporal.measure(volume, summarise=index < stats.MAX_VOLUMES_LISTED)
+
+
 def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
-    """Feed every volume (floats, or integers as stored) to the summaries; keep the first volume and the
-    mosaic's planes, as floats.
+    """Feed every (volume, its measures or None) (floats, or integers as stored) to the summaries; keep the
+    first volume and the mosaic's planes, as floats (a series' first volume copied: a volume read ahead
+    lives in a buffer that is used again; a 3D map is read whole into an array of its own).
 
     A first volume of floats is classified once (``first_classes``, after its planes' extremes, which
     say whether it holds NaN or infinities), for the summaries and the statistics; a 3D map keeps no
@@ -145,18 +153,23 @@ def gather(volumes, n_volumes: int, affine: np.ndarray) -> _Gathered:
     gathered = _Gathered(temporal.SeriesSummary(temporal=is_series, summaries=is_series),
                          render.mosaic_picks(n_volumes) if is_series else [])
     wanted = set(gathered.picks)
-    for t, volume in enumerate(volumes):
+    for t, (volume, measured) in enumerate(volumes):
         classes = None
         if gathered.first is None:
-            gathered.first = as_floats(volume)
+            gathered.first = float_copy(volume) if is_series else as_floats(volume)  # a 3D map's is its own
             if volume.dtype.kind == "f":  # the same values as stored: one classification serves both
                 gathered.first_extremes = planes.plane_extremes(gathered.first)
                 classes = gathered.first_classes = stats.classify(gathered.first,
                                                                   gathered.first_extremes.all_finite)
-        gathered.summary.add(volume, classes)
+        gathered.summary.add(volume, measured, classes)
         if t in wanted:
             gathered.planes.append(render.mosaic_plane(as_floats(volume), affine))
     return gathered
+
+
+def float_copy(volume: np.ndarray) -> np.ndarray:
+    """A volume as a float32 array of its own, in its memory order."""
+    return volume.astype(np.float32 if volume.dtype.kind != "f" else volume.dtype, order="K", copy=True)
 
 
 def as_floats(volume: np.ndarray) -> np.ndarray:

@@ -5,11 +5,35 @@ Memory is a few volumes whatever the series' length (``workers.series`` feeds on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .stats import MAX_VOLUMES_LISTED, VoxelClasses, classify, flat_view, summary
 
 FOLD_EVERY = 16  # volumes summed in float32 before their sums join the float64 ones
+BLOCK = 65536  # voxels a block of the temporal sums: its float32 deviations and sums stay in a core's cache
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one volume contributes on its own: its summary (None past ``MAX_VOLUMES_LISTED``) and counts."""
+
+    summary: dict | None
+    n_nan: int
+    n_inf: int
+    n_values: int
+
+
+def measure(volume: np.ndarray, *, summarise: bool = True, classes: VoxelClasses | None = None) -> Measured:
+    """One volume's summary and counts: pure, so a reader thread can take them while the pass sums the last.
+
+    ``classes``: the volume's ``stats.classify``, when the caller has it already.
+    """
+    if classes is None:
+        classes = classify(volume)
+    return Measured(summary(classes.values) if summarise else None, classes.n_nan, classes.n_inf,
+                    classes.values.size)
 
 
 class SeriesSummary:
@@ -34,17 +58,21 @@ class SeriesSummary:
         self.n_voxels = self.n_nan = self.n_inf = self.n_values = 0
         self._first = self._sum = self._squares = None
 
-    def add(self, volume: np.ndarray, classes: VoxelClasses | None = None) -> None:
-        """Count and summarise one volume; ``classes``: its ``stats.classify``, when the caller has it already."""
-        if classes is None:
-            classes = classify(volume)
-        if self.summaries and len(self.volumes) < MAX_VOLUMES_LISTED:
-            self.volumes.append(summary(classes.values))
+    def add(self, volume: np.ndarray, measured: Measured | None = None,
+            classes: VoxelClasses | None = None) -> None:
+        """Count and sum one volume; ``measured`` is ``measure(volume, ...)`` when already taken (on the
+        reader thread, for an uncompressed series); else ``classes``, its ``stats.classify``, when the
+        caller has it."""
+        wanted = self.summaries and len(self.volumes) < MAX_VOLUMES_LISTED
+        if measured is None:
+            measured = measure(volume, summarise=wanted, classes=classes)
+        if measured.summary is not None and wanted:
+            self.volumes.append(measured.summary)
         self.n_volumes += 1
         self.n_voxels += volume.size
-        self.n_nan += classes.n_nan
-        self.n_inf += classes.n_inf
-        self.n_values += classes.values.size
+        self.n_nan += measured.n_nan
+        self.n_inf += measured.n_inf
+        self.n_values += measured.n_values
         if self.temporal:
             self._accumulate(volume)
 
@@ -55,7 +83,9 @@ class SeriesSummary:
         Deviations are summed in float32 for ``FOLD_EVERY`` volumes (pure float32 passes, three times
         faster than adding float32 into float64), then folded into the float64 sums. Integers are
         copied into the float32 buffer first (exact for 16 bits), then worked on in place: a third
-        faster than a subtraction that casts its operands as it goes.
+        faster than a subtraction that casts its operands as it goes. The four passes run block by
+        block (``BLOCK`` voxels, in the core's cache): a quarter faster than four passes over the
+        whole volume through memory.
         """
         flat, self._order = flat_view(volume)
         if self._first is None:
@@ -64,22 +94,29 @@ class SeriesSummary:
             self._first = flat.astype(work)
             self._sum = np.zeros(flat.size, np.float64)
             self._squares = np.zeros(flat.size, np.float64)
-            self._shifted = np.empty(flat.size, work)
+            self._shifted = np.empty(min(flat.size, BLOCK), work)
             self._recent_sum = np.zeros(flat.size, work)
             self._recent_squares = np.zeros(flat.size, work)
             self._unfolded = 0
             return
-        if flat.dtype == self._shifted.dtype:
-            shifted = np.subtract(flat, self._first, out=self._shifted)
-        else:
-            np.copyto(self._shifted, flat, casting="safe")
-            shifted = np.subtract(self._shifted, self._first, out=self._shifted)
-        self._recent_sum += shifted
-        np.square(shifted, out=shifted)
-        self._recent_squares += shifted
+        for start in range(0, flat.size, BLOCK):
+            self._add_block(flat, slice(start, start + BLOCK))
         self._unfolded += 1
         if self._unfolded == FOLD_EVERY:
             self._fold()
+
+    def _add_block(self, flat: np.ndarray, block: slice) -> None:
+        values = flat[block]
+        shifted = self._shifted[:values.size]
+        if values.dtype == shifted.dtype:
+            np.subtract(values, self._first[block], out=shifted)
+        else:
+            np.copyto(shifted, values, casting="safe")
+            np.subtract(shifted, self._first[block], out=shifted)
+        recent_sum, recent_squares = self._recent_sum[block], self._recent_squares[block]
+        recent_sum += shifted
+        np.square(shifted, out=shifted)
+        recent_squares += shifted
 
     def _fold(self) -> None:
         if self._first is None or not self._unfolded:

@@ -62,9 +62,10 @@ def _address(buffer: bytearray) -> int:
     return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer)) if len(buffer) else 0
 
 
-def _input_address(data: bytes) -> int:
-    """Where the bytes object's own buffer is: read, never written, so not copied."""
-    return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value or 0
+def _input_address(data: memoryview) -> int:
+    """Where the input's own buffer is: read, never written, so not copied (an unconsumed tail is a view of
+    the input it came from, not a copy of it)."""
+    return np.frombuffer(data, np.uint8).ctypes.data if len(data) else 0
 
 
 class Inflater:
@@ -95,10 +96,17 @@ class Inflater:
         inflater._check(_lib.zng_inflateSetDictionary(stream, _address(history), len(history)))
         return inflater
 
-    def decompress(self, data, max_length: int) -> memoryview:
-        """Up to ``max_length`` bytes of output from ``data`` (the rest is kept as ``unconsumed_tail``)."""
-        source = bytes(data)
-        out = np.empty(max_length, np.uint8)  # not zeroed: inflate writes what is returned
+    def decompress(self, data, max_length: int, out=None) -> memoryview:
+        """Up to ``max_length`` bytes of output from ``data`` (the rest is kept as ``unconsumed_tail``, a view).
+
+        ``out`` (a writable buffer of at least ``max_length`` bytes) receives them instead of a new
+        array: a series' volume is inflated straight into its buffer, no copy, no fresh pages.
+        """
+        source = data if isinstance(data, memoryview) else memoryview(bytes(data))
+        if out is None:
+            out = np.empty(max_length, np.uint8)  # not zeroed: inflate writes what is returned
+        else:
+            out = np.frombuffer(out, np.uint8, count=max_length)
         stream = self._stream
         stream.next_in, stream.avail_in = _input_address(source), len(source)
         stream.next_out, stream.avail_out = out.ctypes.data, max_length
@@ -106,8 +114,8 @@ class Inflater:
             if self._inflate_once(stream):
                 break
         left = stream.avail_in
-        rest = source[len(source) - left:] if left else b""
-        self.unconsumed_tail, self.unused_data = (b"", rest) if self.eof else (rest, b"")
+        rest = source[len(source) - left:] if left else memoryview(b"")
+        self.unconsumed_tail, self.unused_data = (b"", bytes(rest)) if self.eof else (rest, b"")
         return memoryview(out)[:max_length - stream.avail_out]
 
     def _inflate_once(self, stream: _Stream) -> bool:

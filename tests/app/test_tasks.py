@@ -359,3 +359,29 @@ def test_an_other_map_takes_the_type_its_header_states_marked_as_inferred(app, s
         assert tasks.process_image.delay(image_id).get() == "ready"
     image = image_row(app, image_id)
     assert image.map_type == "Z" and image.extra["inferred"]["map_type"] == "the file's NIfTI intent (z-score)"
+
+
+def test_a_capped_worker_keeps_one_malloc_arena_so_the_series_reader_thread_reserves_none(tmp_path):
+    """A thread's own malloc arena reserves 64 MiB of a capped address space (decision 0033)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import threading
+from webapp.processing.tasks import limit_address_space
+
+def vm_kb():
+    return int(open("/proc/self/status").read().split("VmSize:")[1].split()[0])
+
+limit_address_space(4096)
+before = vm_kb()
+kept = []
+thread = threading.Thread(target=lambda: kept.append(bytearray(200_000)))
+thread.start()
+thread.join()
+print(vm_kb() - before)
+"""
+    grown_kb = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                  cwd=Path(__file__).parents[2]).stdout.split()[-1])
+    assert grown_kb < 32 * 1024, grown_kb

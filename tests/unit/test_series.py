@@ -58,6 +58,20 @@ def test_integer_volumes_far_apart_keep_their_temporal_mean_and_sd(tmp_path):
     assert result.numbers["series"]["tsnr_median"] is None  # mean 0 wherever the signal swings
 
 
+@pytest.mark.parametrize("stored", ["float32", "int16"])
+def test_temporal_sums_taken_block_by_block_match_numpy(tmp_path, monkeypatch, stored):
+    """Blocks that do not divide the volume (the last one short) give the same temporal mean and SD."""
+    monkeypatch.setattr(temporal, "BLOCK", 1000)
+    data, affine = series_data(20)
+    data = np.round(data * 20).astype(stored).astype(np.float32)
+    assert data[..., 0].size % 1000
+    result = series.analyse(gen.make_nifti(tmp_path / "bold.nii", data, affine, dtype=stored))
+    np.testing.assert_allclose(result.maps["tmean"], data.mean(axis=-1), rtol=1e-5)
+    sd = data.astype(np.float64).std(axis=-1)
+    inside = sd > 0
+    np.testing.assert_allclose(result.maps["tsnr"][inside], data.mean(axis=-1)[inside] / sd[inside], rtol=1e-4)
+
+
 def test_a_3d_map_gives_what_it_gave_before(tmp_path):
     path = gen.mni_like_map(tmp_path / "map.nii.gz", voxel_mm=4)
     report, data = nifti.inspect_and_load(path)
@@ -88,7 +102,7 @@ def test_a_first_volume_of_floats_is_classified_once(tmp_path, monkeypatch, volu
                         lambda volume, *args, **kwargs: calls.append(volume.dtype) or classify(volume, *args, **kwargs))
     monkeypatch.setattr(temporal, "classify", stats.classify)
     with nifti.open_series(path) as opened:
-        gathered = series.gather(opened.volumes(stored=True), volumes, affine)
+        gathered = series.gather(opened.volumes_ahead(stored=True), volumes, affine)
     numbers = stats.first_volume_statistics(gathered.first, affine, shape=data.shape,
                                             classes=gathered.first_classes)
     assert len(calls) == expected

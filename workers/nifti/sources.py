@@ -115,7 +115,9 @@ class _GzipSource:
         self.complete = False
         return True
 
-    def _next_piece(self) -> bytes:
+    def _next_piece(self, into: memoryview | None = None) -> bytes | memoryview:
+        """The next inflated bytes (at most ``_PIECE``), or b"" at the end; written into ``into`` when
+        given (the zlib-ng inflater only), else a new buffer."""
         while True:
             if self._inflate.eof:
                 self.complete = True
@@ -124,16 +126,18 @@ class _GzipSource:
                 continue
             data = self._inflate.unconsumed_tail or self._compressed_input()
             if not data:
-                out = self._decompress(b"")
+                out = self._decompress(b"", into)
                 self._produced += len(out)
                 return out
-            out = self._decompress(data)
+            out = self._decompress(data, into)
             if out:
                 self._produced += len(out)
                 return out
 
-    def _decompress(self, data: bytes) -> bytes:
+    def _decompress(self, data: bytes, into: memoryview | None = None) -> bytes | memoryview:
         try:
+            if into is not None:
+                return self._inflate.decompress(data, min(len(into), _PIECE), into)
             return self._inflate.decompress(data, _PIECE)
         except _INFLATE_ERRORS as exc:
             raise InvalidNifti(
@@ -166,6 +170,8 @@ class _GzipSource:
         return self._take(n, None)
 
     def readinto(self, view: memoryview) -> int:
+        if self._points is not None:
+            return self._inflate_into(view)
         position = 0
 
         def copy(part: memoryview) -> None:
@@ -174,6 +180,21 @@ class _GzipSource:
             position += len(part)
 
         return self._take(len(view), copy)
+
+    def _inflate_into(self, view: memoryview) -> int:
+        """``readinto`` for the zlib-ng inflater: what is pending first, then inflated straight into ``view``."""
+        taken = 0
+        if self._pending:
+            taken = min(len(self._pending), len(view))
+            view[:taken] = self._pending[:taken]
+            self._pending = self._pending[taken:]
+        while taken < len(view):
+            piece = self._next_piece(view[taken:])
+            if not piece:
+                break
+            taken += len(piece)
+        self.consumed += taken
+        return taken
 
     def count_rest(self, cap: int) -> bool:
         """Consume the rest of the stream; True when it goes past ``cap`` bytes."""
