@@ -1,5 +1,6 @@
 """Helpers the tests import (fixtures stay in ``conftest.py``, which pytest loads by itself)."""
 
+import contextlib
 import email
 import os
 import re
@@ -12,11 +13,30 @@ from .databases import drop_postgres_database, fresh_postgres_database
 
 __all__ = [
     "SERVER_DATABASE_URL", "USES_POSTGRES", "Accounts", "bulk_collections", "bulk_ready_images", "csrf_token",
-    "drop_postgres_database", "fresh_postgres_database", "message_text", "read_outbox",
+    "drop_postgres_database", "fresh_postgres_database", "message_text", "read_outbox", "sql_statements",
 ]
 
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = SERVER_DATABASE_URL.startswith("postgresql")
+
+
+@contextlib.contextmanager
+def sql_statements(app):
+    """Every SQL statement the app sends while the block runs (query counts and shapes are asserted on them)."""
+    from webapp.extensions import db
+
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def read_outbox(folder):

@@ -8,8 +8,8 @@ that a few rows cross several checkpoints. The reference is the same request wit
 import contextlib
 
 import pytest
-import sqlalchemy as sa
 
+from tests.helpers import sql_statements
 from webapp.api import checkpoints
 from webapp.extensions import db
 from webapp.models import Collection, Image
@@ -50,22 +50,6 @@ def assert_same_as_plain(caller, path):
     for key, body in plain.items():
         assert from_checkpoints[key] == body, f"offset={key[0]} limit={key[1]}"
     return total
-
-
-@contextlib.contextmanager
-def statements(app):
-    seen = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def change(app, model, row_id, **values):
@@ -126,7 +110,7 @@ def test_collection_list_pages_from_checkpoints_equal_the_plain_offset(app, smal
 
 def deep_page(app, caller, offset):
     """The page at this offset, and how many checkpoint scans and pages from a checkpoint it took."""
-    with statements(app) as seen:
+    with sql_statements(app) as seen:
         body = caller.get(f"/api/images/?limit=2&offset={offset}").get_json()
     scans = [s for s in seen if "row_number()" in s.lower()]
     seeks = [s for s in seen if "image.id >=" in s]
@@ -154,7 +138,7 @@ def test_a_deep_offset_starts_at_a_checkpoint_scanned_once_per_change(app, small
 def test_filtered_lists_walk_the_plain_offset(app, small_steps, owner, stranger):
     for n in range(8):
         owner.new_collection(f"c{n}")
-    with statements(app) as seen:
+    with sql_statements(app) as seen:
         body = stranger.get(f"/api/collections/?owner={owner.id}&limit=2&offset=5").get_json()
     assert [c["name"] for c in body["results"]] == ["c5", "c6"]
     assert not any("row_number()" in s.lower() or "collection.id >=" in s for s in seen)
@@ -173,7 +157,7 @@ def test_a_list_changing_all_the_time_is_scanned_at_most_once_per_pause(app, sma
 
 def test_the_image_list_total_is_counted_once_per_change(app, owner, stranger, stored_image, mixed_list):
     def counted():
-        with statements(app) as seen:
+        with sql_statements(app) as seen:
             total = stranger.get("/api/images/?limit=1").get_json()["count"]
         return total, sum("sum(collection.image_count)" in s for s in seen)
 

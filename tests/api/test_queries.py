@@ -1,31 +1,12 @@
 """Lists cost O(page): the number of SQL statements does not grow with the rows listed or stored."""
 
-import contextlib
-
 import pytest
-import sqlalchemy as sa
 
-from webapp.extensions import db
-
-
-@contextlib.contextmanager
-def counted_statements(app):
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+from tests.helpers import sql_statements
 
 
 def statements_for(app, caller, path):
-    with counted_statements(app) as statements:
+    with sql_statements(app) as statements:
         answer = caller.get(path)
     assert answer.status_code == 200
     return len(statements), len(answer.get_json()["results"])
@@ -57,7 +38,7 @@ def test_collection_lists_query_count_is_independent_of_page_size(app, owner, st
 def test_a_token_and_its_user_come_in_one_statement(app, owner):
     from webapp.models import ApiToken
 
-    with app.app_context(), counted_statements(app) as statements:
+    with app.app_context(), sql_statements(app) as statements:
         token = ApiToken.find_active(owner.secret)
         assert token.user.id == owner.id
     assert len(statements) == 1

@@ -1,11 +1,11 @@
 """The public lists: search, filters, sort, paging, and a bounded number of SQL queries with 10,000 images."""
 
-import contextlib
 import re
 
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import sql_statements
 from webapp.extensions import db
 from webapp.models import Collection
 
@@ -13,23 +13,6 @@ from .seed import seed_collections, seed_images, seed_user
 
 # Per page: the session's user (when logged in), COUNT, the rows, one selectinload; a little slack.
 MAX_QUERIES = 8
-
-
-@contextlib.contextmanager
-def counted_queries(app):
-    """Collect every SQL statement the app sends while the block runs."""
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def card_ids(html, kind="image"):
@@ -71,7 +54,7 @@ LIST_PAGES = [
 def test_list_pages_answer_within_a_bounded_number_of_queries(app, client, accounts, big_site):
     pages = [*LIST_PAGES, f"/collections/{big_site['public']}", f"/collections/{big_site['public']}?page=2"]
     for url in pages:
-        with counted_queries(app) as statements:
+        with sql_statements(app) as statements:
             response = client.get(url)
         assert response.status_code == 200, url
         assert len(statements) <= MAX_QUERIES, (url, len(statements), statements)
@@ -79,7 +62,7 @@ def test_list_pages_answer_within_a_bounded_number_of_queries(app, client, accou
     visitor_id = accounts.create("visitor@example.org")
     accounts.login("visitor@example.org")
     for url in ("/", "/images/", "/collections/"):
-        with counted_queries(app) as statements:
+        with sql_statements(app) as statements:
             response = client.get(url)
         assert response.status_code == 200 and f"user {visitor_id}".encode() in response.data
         assert len(statements) <= MAX_QUERIES, (url, len(statements), statements)
@@ -99,7 +82,7 @@ def test_query_count_does_not_grow_with_the_page_size(app, client, big_site, mon
         monkeypatch.setattr(collection_views, "PER_PAGE", per_page)
         for url in ("/images/", "/collections/", f"/collections/{big_site['public']}"):
             client.get(url)  # numbers kept per generation (the image list's total) are computed once
-            with counted_queries(app) as statements:
+            with sql_statements(app) as statements:
                 html = client.get(url).get_data(as_text=True)
             assert len(card_ids(html, "image") + card_ids(html, "collection")) == per_page, url
             counts[(url, per_page)] = len(statements)

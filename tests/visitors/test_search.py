@@ -4,6 +4,7 @@ run this file with DATABASE_URL=postgresql+psycopg://… for the second."""
 import pytest
 import sqlalchemy as sa
 
+from tests.helpers import sql_statements
 from webapp import search
 from webapp.extensions import db
 from webapp.models import Collection, Image
@@ -98,17 +99,9 @@ def test_query_terms():
 
 @pytest.fixture
 def statements(app):
-    """The SQL the site sends while the block runs."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", record)
+    """The SQL the site sends while the test runs."""
+    with sql_statements(app) as seen:
+        yield seen
 
 
 def test_a_rare_word_is_searched_as_its_set_of_ids(app, client, studies, statements, monkeypatch):
