@@ -8,8 +8,7 @@ from webapp.extensions import db
 from webapp.models import ApiToken, Collection, Image, User
 from webapp.pagecache import HIT_HEADER, shared_with_visitors
 
-from ..helpers import csrf_token
-from .test_lists import counted_queries
+from ..helpers import csrf_token, sql_statements
 
 OWNER = "owner@example.org"
 
@@ -45,7 +44,7 @@ def test_anonymous_visitors_share_one_stored_page_per_address(app, site):
     for url in visitor_pages(site):
         built = first_visitor.get(url)
         assert built.status_code == 200 and built.headers[HIT_HEADER] == "miss", url
-        with counted_queries(app) as statements:
+        with sql_statements(app) as statements:
             served = next_visitor.get(url)
         assert served.headers[HIT_HEADER] == "hit", url
         assert served.data == built.data and served.content_type == built.content_type, url

@@ -4,8 +4,8 @@ import pytest
 
 from webapp.extensions import db
 
+from ..helpers import sql_statements
 from .seed import seed_collections, seed_images, seed_user
-from .test_lists import counted_queries
 
 
 @pytest.fixture
@@ -30,6 +30,6 @@ def test_a_built_page_sends_a_few_queries(app, client, one_study, monkeypatch, p
     monkeypatch.setattr(pagecache, "is_shareable_request", lambda: False)
     url = page.format(**one_study)
     client.get(url)
-    with counted_queries(app) as statements:
+    with sql_statements(app) as statements:
         assert client.get(url).status_code == 200
     assert len(statements) <= most, statements
