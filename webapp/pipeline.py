@@ -8,14 +8,22 @@ from .metrics import image_queued
 from .models import Image, utcnow
 
 
-def mark_queued(image_id):
-    """Move an image from ``uploaded`` to ``queued``, unless a worker has already taken it."""
-    now = utcnow()
+def mark_queued(image_id, sent_at=None):
+    """Move an image from ``uploaded`` to ``queued``, unless a worker has already taken it.
+
+    A worker can take the image before this runs; the time it was sent is still recorded
+    (``sent_at``, taken before sending, so it never follows the worker's ``processing_at``).
+    """
+    sent_at = sent_at or utcnow()
     moved = db.session.execute(
         sa.update(Image)
         .where(Image.id == image_id, Image.status == Image.UPLOADED)
-        .values(status=Image.QUEUED, queued_at=now, status_changed_at=now)
+        .values(status=Image.QUEUED, queued_at=sent_at, status_changed_at=sent_at)
     )
+    if not moved.rowcount:
+        db.session.execute(
+            sa.update(Image).where(Image.id == image_id, Image.queued_at.is_(None)).values(queued_at=sent_at)
+        )
     db.session.commit()
     if moved.rowcount:
         image_queued()
@@ -30,12 +38,13 @@ def queue_processing(image_ids):
     from webapp.processing.tasks import process_image
 
     for image_id in image_ids:
+        sent_at = utcnow()
         try:
             process_image.delay(image_id)
         except Exception:
             current_app.logger.exception("could not queue image %s; the sweep will retry", image_id)
             continue
-        mark_queued(image_id)
+        mark_queued(image_id, sent_at)
 
 
 def reset_for_reprocessing(image, tell_uploader=True):

@@ -385,3 +385,16 @@ print(vm_kb() - before)
     grown_kb = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                                   cwd=Path(__file__).parents[2]).stdout.split()[-1])
     assert grown_kb < 32 * 1024, grown_kb
+
+
+
+def test_an_image_a_worker_took_before_it_was_marked_queued_keeps_the_time_it_was_sent(app, stored_image):
+    """The worker can start before the web tier's "queued" update: the status is the worker's, the time is kept."""
+    from webapp.pipeline import mark_queued
+
+    image_id = stored_image(status=Image.PROCESSING)
+    sent_at = utcnow()
+    with app.app_context():
+        mark_queued(image_id, sent_at)
+    image = image_row(app, image_id)
+    assert image.status == Image.PROCESSING and image.queued_at == sent_at
