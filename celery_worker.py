@@ -17,7 +17,8 @@ from webapp.metrics import serve_worker_metrics  # noqa: E402
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
 
-from webapp.processing.tasks import limit_address_space  # noqa: E402  (and registers the tasks)
+import webapp.processing.tasks  # noqa: E402,F401  (registers the tasks)
+from webapp.processing.memory import limit_address_space  # noqa: E402
 
 
 @worker_init.connect

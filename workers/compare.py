@@ -19,7 +19,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .mni import mni_brain_mask, mni_template, resample_linear
+from .mni import mni_brain_mask, mni_template
+from .resample import resample_linear
 from .thresholds import Threshold
 
 MIN_VOXELS_FOR_R = 3

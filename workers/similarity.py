@@ -119,7 +119,7 @@ def mask_points_mm() -> np.ndarray:
 def sampled_at_mask(volume: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """``volume`` interpolated (trilinear) at the mask's voxel centres only, NaN outside its field of view.
 
-    As ``workers.mni.resample_linear`` onto the mask's grid, read at the mask (a centre within half a
+    As ``workers.resample.resample_linear`` onto the mask's grid, read at the mask (a centre within half a
     voxel of the border takes the border's value), at a fraction of the cost: only the brain's voxels.
     """
     volume = _first_volume(volume)

@@ -32,7 +32,7 @@ from PIL import Image
 
 from workers.canvas import bar_range, bar_space, compose, eroded
 from workers.glass import glass_brain
-from workers.mni import mni_template, sample_plane, sample_plane_near
+from workers.mni import mni_template
 from workers.palette import (
     AXIS_NAMES,
     BAR_SPACE,
@@ -60,6 +60,7 @@ from workers.palette import (
     colour_index,
 )
 from workers.plain import first_volume
+from workers.resample import sample_plane, sample_plane_near
 from workers.scene import Scene, scene, shown_mask, shown_type, threshold_for
 from workers.thresholds import Threshold
 
@@ -77,7 +78,7 @@ def panel(s: Scene, axis: int, position: float, pixels_per_mm: float, *, skip_em
 
     ``skip_empty_cuts``: look up first whether the plane can show the map at all (worth it for the
     many panels of a mosaic; a single slice just samples the map). The map is interpolated only
-    where its shown voxels are (``mni.sample_plane_near``), onto a copy of the anatomy's picture.
+    where its shown voxels are (``resample.sample_plane_near``), onto a copy of the anatomy's picture.
     """
     h_axis, v_axis = (a for a in range(3) if a != axis)
     h, v = _pixel_grid(s.bounds, h_axis, pixels_per_mm), _pixel_grid(s.bounds, v_axis, pixels_per_mm)

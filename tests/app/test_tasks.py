@@ -369,7 +369,7 @@ def test_a_capped_worker_keeps_one_malloc_arena_so_the_series_reader_thread_rese
 
     script = """
 import threading
-from webapp.processing.tasks import limit_address_space
+from webapp.processing.memory import limit_address_space
 
 def vm_kb():
     return int(open("/proc/self/status").read().split("VmSize:")[1].split()[0])

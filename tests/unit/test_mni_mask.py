@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from workers import mni
+from workers import mni, resample
 
 
 @pytest.mark.parametrize("resolution", mni.MASK_RESOLUTIONS)
@@ -38,7 +38,7 @@ def test_linear_resampling_of_a_ramp_is_exact_and_nan_outside():
     source = np.add.outer(np.add.outer(np.arange(10.0), 2 * np.arange(12.0)), 3 * np.arange(8.0))
     source_affine = np.diag([2.0, 2.0, 2.0, 1.0])
     target_affine = np.diag([1.0, 1.0, 1.0, 1.0])
-    out = mni.resample_linear(source, source_affine, (30, 30, 20), target_affine)
+    out = resample.resample_linear(source, source_affine, (30, 30, 20), target_affine)
     x, y, z = 5, 7, 3
     assert out[x, y, z] == pytest.approx(x / 2 + 2 * y / 2 + 3 * z / 2)
     assert np.isnan(out[25, 0, 0])
@@ -48,15 +48,15 @@ def test_linear_resampling_of_a_ramp_is_exact_and_nan_outside():
 def test_linear_resampling_keeps_nan_missing():
     source = np.ones((6, 6, 6), np.float32)
     source[3, 3, 3] = np.nan
-    out = mni.resample_linear(source, np.eye(4), (6, 6, 6), np.eye(4), outside=0.0)
+    out = resample.resample_linear(source, np.eye(4), (6, 6, 6), np.eye(4), outside=0.0)
     assert np.isnan(out[3, 3, 3]) and out[0, 0, 0] == 1.0
 
 
 def test_a_pixel_grids_voxel_coordinates_are_kept_read_only():
     affine = np.diag([-2.0, 2.0, 2.0, 1.0])
     affine[:3, 3] = [90, -126, -72]
-    first = mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320))
-    assert mni._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320)) is first
+    first = resample._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320))
+    assert resample._voxel_coordinates(affine.tobytes(), 0, 0, (-80.0, 0.5, 320)) is first
     assert not first.flags.writeable
     assert np.allclose(first, (90 - (-80.0 + 0.5 * np.arange(320))) / 2)
 
@@ -67,7 +67,7 @@ def test_reads_along_an_axis_interpolate_window_by_window_as_whole(nearest):
     ends, and the run of pixels reading a marked voxel."""
     rows = np.arange(6, dtype=np.float32)[:, None] * np.array([[1.0, 10.0]], np.float32)
     coordinates = np.array([-0.7, -0.2, 0.0, 0.5, 1.25, 2.0, 4.9, 5.2, 5.6])
-    reads = mni._Reads.at(coordinates, 6, nearest)
+    reads = resample._Reads.at(coordinates, 6, nearest)
     whole = reads.blend(rows, 0)
     expected = np.floor(np.clip(coordinates, 0, 5) + 0.5) if nearest else np.clip(coordinates, 0, 5)
     inside = (coordinates > -0.5) & (coordinates < 5.5)
@@ -77,4 +77,4 @@ def test_reads_along_an_axis_interpolate_window_by_window_as_whole(nearest):
     marked = np.zeros(6, bool)
     marked[2] = True
     assert reads.pixels_reading(marked) == (slice(5, 6) if nearest else slice(4, 6))
-    assert np.array_equal(mni._blend_along(rows, 0, coordinates, nearest), whole, equal_nan=True)
+    assert np.array_equal(resample._blend_along(rows, 0, coordinates, nearest), whole, equal_nan=True)

@@ -204,7 +204,7 @@ def test_first_pass_then_exact_r_gives_the_exact_top_k():
 
 
 def test_sampling_at_the_mask_equals_resampling_the_grid_then_masking():
-    from workers.mni import resample_linear
+    from workers.resample import resample_linear
 
     mask, mask_affine = mni_brain_mask(4)
     affine = mni_affine(3.0)
@@ -230,7 +230,7 @@ def test_the_corners_are_read_in_the_grids_memory_order(order):
 @pytest.mark.parametrize(("voxel_mm", "corners"), [(1.0, 1), (2.0, 1), (3.0, 8)])
 def test_corners_that_weigh_nothing_are_left_out_and_the_values_stay(voxel_mm, corners):
     """On the MNI 1 and 2 mm grids each mask voxel's centre is a voxel's centre: one corner in eight is read."""
-    from workers.mni import resample_linear
+    from workers.resample import resample_linear
 
     data, affine = mni_like_data(voxel_mm)
     kept = similarity.mask_corners(data.shape, similarity._element_strides(data), affine.tobytes())

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests import niftigen as gen
-from workers import canvas, mni, slices, thresholds
+from workers import canvas, resample, slices, thresholds
 from workers import scene as scene_of_map
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,8 +210,8 @@ def test_sample_plane_matches_resample_linear_on_oblique_and_aligned_grids():
     target = np.zeros((4, 4))
     target[0, 0], target[2, 1], target[1, 2], target[3, 3] = 0.7, 0.9, 1.0, 1.0
     target[:3, 3] = [-15.3, 3.3, -8.1]
-    expected = mni.resample_linear(source, aligned, (40, 50, 1), target)[:, :, 0]
-    got = mni.sample_plane(source, aligned, 1, 3.3, h, v)
+    expected = resample.resample_linear(source, aligned, (40, 50, 1), target)[:, :, 0]
+    got = resample.sample_plane(source, aligned, 1, 3.3, h, v)
     assert np.array_equal(np.isnan(got), np.isnan(expected))
     assert np.nanmax(np.abs(got - expected)) < 1e-5
 
@@ -224,14 +224,14 @@ def test_sampling_near_the_shown_voxels_is_the_whole_plane_where_it_can_show(nea
     source[8:11, 5:7, 4:9] += 2.0
     aligned = np.array([[-2, 0, 0, 30], [0, 2, 0, -20], [0, 0, 3, -10], [0, 0, 0, 1.0]])
     h, v = (-15.3, 0.7, 40), (-8.1, 0.9, 50)
-    whole = mni.sample_plane(source, aligned, 1, -9.0, h, v, nearest=nearest)
-    near, h_run, v_run = mni.sample_plane_near(source, aligned, 1, -9.0, h, v, nearest=nearest,
+    whole = resample.sample_plane(source, aligned, 1, -9.0, h, v, nearest=nearest)
+    near, h_run, v_run = resample.sample_plane_near(source, aligned, 1, -9.0, h, v, nearest=nearest,
                                                wanted=lambda plane: plane >= 2.0)
     assert near.shape != whole.shape and np.array_equal(near, whole[h_run, v_run])
     outside = np.ones(whole.shape, bool)
     outside[h_run, v_run] = False
     assert (whole >= 2.0).any() and not (whole[outside] >= 2.0).any()
-    nothing = mni.sample_plane_near(source, aligned, 1, -9.0, h, v, wanted=lambda plane: plane >= 5.0)
+    nothing = resample.sample_plane_near(source, aligned, 1, -9.0, h, v, wanted=lambda plane: plane >= 5.0)
     assert nothing[0] is None
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests import niftigen as gen
-from workers import mni, stats
+from workers import resample, stats
 
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 
@@ -95,7 +95,7 @@ def test_resample_nearest_flips_axes():
     source = np.arange(24).reshape(2, 3, 4)
     flipped = np.diag([-1.0, 1.0, 1.0, 1.0])
     flipped[0, 3] = 1
-    np.testing.assert_array_equal(mni.resample_nearest(source, flipped, (2, 3, 4), np.eye(4)), source[::-1])
+    np.testing.assert_array_equal(resample.resample_nearest(source, flipped, (2, 3, 4), np.eye(4)), source[::-1])
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -139,5 +139,5 @@ def test_separable_resampling_matches_the_general_path(diagonal, offset):
     target_affine[:3, 3] = offset
     mapping = np.linalg.inv(source_affine) @ target_affine
     shape = (15, 25, 12)
-    separable = mni.resample_nearest(source, source_affine, shape, target_affine)
-    np.testing.assert_array_equal(separable, mni._resample_general(source, mapping, shape))
+    separable = resample.resample_nearest(source, source_affine, shape, target_affine)
+    np.testing.assert_array_equal(separable, resample._resample_general(source, mapping, shape))

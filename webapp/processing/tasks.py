@@ -7,10 +7,8 @@ transient errors (database, storage), and never retried on a bad file. Every
 outcome ends in ``ready`` or ``failed`` with a sentence a researcher understands.
 """
 
-import ctypes
 import io
 import logging
-import resource
 
 import sqlalchemy as sa
 from celery import shared_task
@@ -32,29 +30,6 @@ log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
 RETRY_BACKOFF_SECONDS = (2, 5, 15, 30, 60)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-
-
-def limit_address_space(limit_mb):
-    """Cap this worker child's memory, so one hostile file ends in MemoryError, not in the OOM killer.
-
-    Under a cap, malloc keeps one arena: each thread's own (the series' reader thread, decision 0033)
-    reserves 64 MiB of the capped address space, which a series needs no more than it needs RAM.
-    """
-    if limit_mb:
-        limit = limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        one_malloc_arena()
-
-
-def one_malloc_arena() -> bool:
-    """All threads allocate from the main arena (glibc's ``M_ARENA_MAX``); False where there is no glibc."""
-    try:
-        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1))
-    except (OSError, AttributeError):
-        return False
 
 
 def claim(image_id):
