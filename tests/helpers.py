@@ -61,6 +61,18 @@ def csrf_token(client, path):
     return match.group(1)
 
 
+def collection_id_of(app, owner_id, name="Study", **fields):
+    """The id of a new collection of ``owner_id``, committed (the fixtures' usual first step)."""
+    from webapp.extensions import db
+    from webapp.models import Collection
+
+    with app.app_context():
+        collection = Collection(owner_id=owner_id, name=name, **fields)
+        db.session.add(collection)
+        db.session.commit()
+        return collection.id
+
+
 def bulk_collections(owner_id, count, name="Bulk"):
     """``count`` public collections of one owner in one INSERT (a world larger than a page, cheaply)."""
     import secrets

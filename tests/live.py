@@ -8,6 +8,7 @@ PostgreSQL, a fresh database of its own on that server and the Redis broker of
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -239,8 +240,6 @@ class LiveSite:
 
     def login(self, email, password=PASSWORD):
         """A requests session logged in through the real login form."""
-        import re
-
         session = requests.Session()
         page = session.get(self.url + "/accounts/login").text
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
@@ -250,3 +249,18 @@ class LiveSite:
         assert answer.status_code == 302, answer.text[:500]
         session.csrf_token = token
         return session
+
+
+def csrf_of(session, url):
+    """The CSRF token of the form on the page at ``url``, as a browser would submit it."""
+    page = session.get(url, timeout=60).text
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def new_collection(site, session, name):
+    """The id of a collection made through the site's own form by a logged-in ``session``."""
+    token = csrf_of(session, site.url + "/collections/new")
+    answer = session.post(site.url + "/collections/new", data={"name": name, "csrf_token": token},
+                          allow_redirects=False, timeout=60)
+    assert answer.status_code == 302, answer.text[:500]
+    return int(re.search(r"/collections/(\d+)", answer.headers["Location"]).group(1))

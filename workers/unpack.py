@@ -42,6 +42,15 @@ class Bounds:
     ratio_floor_bytes: int = 16 * MIB
     max_sidecar_bytes: int = MIB
 
+    def declared_size_reason(self, size: int, compressed_size: int) -> str | None:
+        """Why a member whose header declares these sizes is not read (past one map's limit, a bomb's ratio)."""
+        if size > self.max_member_bytes:
+            return f"it inflates to {size:,} bytes, past the {self.max_member_bytes:,} allowed for one map"
+        if size > self.ratio_floor_bytes and size > max(compressed_size, 1) * self.max_ratio:
+            return (f"it inflates {size:,} bytes from {compressed_size:,} (more than "
+                    f"{self.max_ratio}:1): it looks like a zip bomb")
+        return None
+
 
 @dataclass
 class Member:
@@ -157,12 +166,7 @@ def zip_member_reason(info, bounds):
     file_type = stat.S_IFMT(info.external_attr >> 16)
     if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
         return "a symbolic link or special file: never followed or written"
-    if info.file_size > bounds.max_member_bytes:
-        return f"it inflates to {info.file_size:,} bytes, past the {bounds.max_member_bytes:,} allowed for one map"
-    if info.file_size > bounds.ratio_floor_bytes and info.file_size > max(info.compress_size, 1) * bounds.max_ratio:
-        return (f"it inflates {info.file_size:,} bytes from {info.compress_size:,} (more than "
-                f"{bounds.max_ratio}:1): it looks like a zip bomb")
-    return None
+    return bounds.declared_size_reason(info.file_size, info.compress_size)
 
 
 def tar_member_reason(info):

@@ -246,12 +246,7 @@ def size_reason(entry, bounds):
     """Why a member's declared sizes are refused before reading (past one map's limit, a bomb's ratio), or None."""
     if not entry.sizes_known:
         return None
-    if entry.size > bounds.max_member_bytes:
-        return f"it inflates to {entry.size:,} bytes, past the {bounds.max_member_bytes:,} allowed for one map"
-    if entry.size > bounds.ratio_floor_bytes and entry.size > max(entry.compressed_size, 1) * bounds.max_ratio:
-        return (f"it inflates {entry.size:,} bytes from {entry.compressed_size:,} (more than "
-                f"{bounds.max_ratio}:1): it looks like a zip bomb")
-    return None
+    return bounds.declared_size_reason(entry.size, entry.compressed_size)
 
 
 def lost_at(number, exc):

@@ -8,7 +8,7 @@ from tests import archives as build
 from webapp.extensions import db
 from webapp.models import Batch, Collection, Image, User
 
-from ..helpers import csrf_token, message_text
+from ..helpers import collection_id_of, csrf_token, message_text
 
 OWNER = "owner@example.org"
 
@@ -16,11 +16,7 @@ OWNER = "owner@example.org"
 @pytest.fixture
 def collection_id(app, client, accounts):
     owner_id = accounts.create(OWNER)
-    with app.app_context():
-        collection = Collection(owner_id=owner_id, name="Study")
-        db.session.add(collection)
-        db.session.commit()
-        cid = collection.id
+    cid = collection_id_of(app, owner_id, "Study")
     accounts.login(OWNER)
     return cid
 

@@ -6,9 +6,9 @@ import pytest
 
 from tests import archives as build
 from webapp.extensions import db
-from webapp.models import Collection, Image
+from webapp.models import Image
 
-from ..helpers import csrf_token
+from ..helpers import collection_id_of, csrf_token
 
 OWNER, OTHER = "owner@example.org", "other@example.org"
 
@@ -18,11 +18,7 @@ def image_id(app, client, accounts, outbox):
     """A map uploaded through the form and processed (tasks run inline in app tests); its owner is logged in."""
     owner_id = accounts.create(OWNER)
     accounts.create(OTHER)
-    with app.app_context():
-        collection = Collection(owner_id=owner_id, name="Study")
-        db.session.add(collection)
-        db.session.commit()
-        cid = collection.id
+    cid = collection_id_of(app, owner_id, "Study")
     accounts.login(OWNER)
     upload = f"/collections/{cid}/upload"
     answer = client.post(upload, data={"file": [(io.BytesIO(build.nifti_bytes(build.small_map(3))), "zstat1.nii.gz")],

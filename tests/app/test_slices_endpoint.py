@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image as Picture
 
+from tests.helpers import collection_id_of
 from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import Artifact, Collection, Image
@@ -165,11 +166,7 @@ def test_a_series_is_drawn_from_its_first_volume_alone(app, client, accounts, tm
     from webapp.images import ondemand
 
     owner_id = accounts.create("series@example.org")
-    with app.app_context():
-        collection = Collection(owner_id=owner_id, name="Series")
-        db.session.add(collection)
-        db.session.commit()
-        collection_id = collection.id
+    collection_id = collection_id_of(app, owner_id, "Series")
     base, affine = mni_like_data(4.0)
     series = np.stack([base * (1 + t) for t in range(6)], axis=-1).astype(np.float32)
     accounts.login("series@example.org")

@@ -10,7 +10,7 @@ from tests.niftigen import mni_like_map
 from webapp.extensions import db
 from webapp.models import Collection, Image
 
-from ..helpers import csrf_token
+from ..helpers import collection_id_of, csrf_token
 
 OWNER = "owner@example.org"
 
@@ -19,11 +19,7 @@ OWNER = "owner@example.org"
 def collection_id(app, client, accounts):
     owner_id = accounts.create(OWNER)
     accounts.create("other@example.org")
-    with app.app_context():
-        collection = Collection(owner_id=owner_id, name="Uploads")
-        db.session.add(collection)
-        db.session.commit()
-        cid = collection.id
+    cid = collection_id_of(app, owner_id, "Uploads")
     accounts.login(OWNER)
     return cid
 

@@ -1,18 +1,13 @@
 """A whole study through the live site: one zip (SPM, FSL and BIDS folders) unpacked by the real worker."""
 
-import re
 import time
 
 import pytest
 
 from tests import archives as build
+from tests.live import csrf_of, new_collection
 
 pytestmark = pytest.mark.e2e
-
-
-def csrf_of(session, url):
-    page = session.get(url).text
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def wait_for_batch(session, url, seconds=120):
@@ -28,10 +23,7 @@ def wait_for_batch(session, url, seconds=120):
 def test_a_study_zip_becomes_named_images_and_one_email(live_site, tmp_path):
     email = live_site.create_user("e2e-study@example.org")
     session = live_site.login(email)
-    token = csrf_of(session, live_site.url + "/collections/new")
-    answer = session.post(live_site.url + "/collections/new", data={"name": "Study", "csrf_token": token},
-                          allow_redirects=False)
-    collection_id = int(re.search(r"/collections/(\d+)", answer.headers["Location"]).group(1))
+    collection_id = new_collection(live_site, session, "Study")
     members = {**build.spm_folder(), **build.fsl_gfeat_tree(), **build.bids_tree()}
     data = build.write_zip(tmp_path / "study.zip", members).read_bytes()
     url = f"{live_site.url}/collections/{collection_id}/upload"

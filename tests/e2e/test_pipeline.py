@@ -1,31 +1,22 @@
 """End to end with a real web server and a real Celery worker: upload → worker → ready/failed → email → page."""
 
-import re
 import signal
 import time
 
 import pytest
 import requests
 
+from tests.live import csrf_of, new_collection
 from tests.niftigen import mni_like_map
 
 pytestmark = pytest.mark.e2e
-
-
-def csrf_of(session, url):
-    page = session.get(url).text
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture(scope="module")
 def researcher(live_site):
     email = live_site.create_user("e2e-researcher@example.org")
     session = live_site.login(email)
-    token = csrf_of(session, live_site.url + "/collections/new")
-    answer = session.post(live_site.url + "/collections/new", data={"name": "E2E maps", "csrf_token": token},
-                          allow_redirects=False)
-    collection_id = int(re.search(r"/collections/(\d+)", answer.headers["Location"]).group(1))
-    return session, collection_id
+    return session, new_collection(live_site, session, "E2E maps")
 
 
 def upload(live_site, session, collection_id, files):

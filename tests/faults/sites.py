@@ -7,7 +7,6 @@ on the same Redis: a private queue name keeps the two sites' tasks apart).
 
 import contextlib
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 import uuid
 
 from tests.helpers import SERVER_DATABASE_URL, USES_POSTGRES, drop_postgres_database, fresh_postgres_database
-from tests.live import PASSWORD, ROOT, LiveSite
+from tests.live import PASSWORD, ROOT, LiveSite, csrf_of, new_collection
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS_SERVER = "redis://127.0.0.1:6379"
@@ -93,19 +92,6 @@ def create_users(site, emails):
             datastore.create_user(email=email, password=hashed, confirmed_at=utcnow())
         db.session.commit()
     return list(emails)
-
-
-def csrf_of(session, url):
-    page = session.get(url, timeout=60).text
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-def new_collection(site, session, name):
-    token = csrf_of(session, site.url + "/collections/new")
-    answer = session.post(site.url + "/collections/new", data={"name": name, "csrf_token": token},
-                          allow_redirects=False, timeout=60)
-    assert answer.status_code == 302, answer.text[:500]
-    return int(re.search(r"/collections/(\d+)", answer.headers["Location"]).group(1))
 
 
 def researcher(site, email):

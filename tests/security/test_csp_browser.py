@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.live import csrf_of
 from tests.niftigen import mni_like_map
 
 pytestmark = pytest.mark.e2e
@@ -21,10 +22,6 @@ document.addEventListener('securitypolicyviolation',
 def browser(chromium):
     """The run's shared Chromium (tests/conftest.py)."""
     return chromium
-
-
-def csrf_of(session, url):
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url).text).group(1)
 
 
 @pytest.fixture(scope="module")
