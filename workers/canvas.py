@@ -24,6 +24,16 @@ from workers.palette import (
 from workers.pngfile import palette_png
 from workers.scene import Scene
 
+#: A picture's panels are at most this many times as tall as the picture is wide: a map one voxel thick along
+#: the axis that sets the scale (a single slice, a line of voxels) would otherwise be drawn millions of pixels tall.
+MAX_HEIGHT_PER_WIDTH = 2.0
+
+
+def fitted_per_mm(width_px: float, across_mm: float, tallest_mm: float) -> float:
+    """Pixels per mm that fit ``across_mm`` into ``width_px``, lowered so the tallest panel stays within bounds."""
+    per_mm = width_px / across_mm
+    return min(per_mm, MAX_HEIGHT_PER_WIDTH * width_px / tallest_mm)
+
 
 def bar_space(s: Scene) -> int:
     return BAR_SPACE if s.style == "map" else 0

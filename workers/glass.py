@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from workers.canvas import bar_space, colour_bar, eroded, mark_sides, picture_metadata, png_bytes
+from workers.canvas import bar_space, colour_bar, eroded, fitted_per_mm, mark_sides, picture_metadata, png_bytes
 from workers.mni import mni_brain_mask
 from workers.palette import (
     DARK_TEXT,
@@ -36,7 +36,7 @@ def glass_brain(s: Scene) -> bytes:
     extent = np.array(shape) * zooms
     views = ((1, 2), (0, 2), (0, 1))
     width = (GLASS_WIDTH - bar_space(s)) * DENSITY - 2 * GAP * DENSITY
-    per_mm = width / (extent[1] + extent[0] + extent[0])
+    per_mm = fitted_per_mm(width, extent[1] + extent[0] + extent[0], max(extent[1], extent[2]))
     panels = []
     for axis, (h, v) in enumerate(views):
         size = (max(1, round(extent[h] * per_mm)), max(1, round(extent[v] * per_mm)))

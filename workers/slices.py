@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from workers.canvas import bar_range, bar_space, compose, eroded
+from workers.canvas import bar_range, bar_space, compose, eroded, fitted_per_mm
 from workers.glass import glass_brain
 from workers.mni import mni_template
 from workers.palette import (
@@ -141,7 +141,7 @@ def ortho(s: Scene, cut_mm=None) -> bytes:
     cut = s.peak_mm if cut_mm is None else np.asarray(cut_mm, np.float64)
     extent = s.bounds[1] - s.bounds[0]
     width = (ORTHO_WIDTH - bar_space(s)) * DENSITY - 2 * GAP * DENSITY
-    per_mm = width / (extent[1] + extent[0] + extent[0])
+    per_mm = fitted_per_mm(width, extent[1] + extent[0] + extent[0], max(extent[1], extent[2]))
     panels = [(axis, float(cut[axis]), panel(s, axis, float(cut[axis]), per_mm)) for axis in range(3)]
     return compose(s, [panels], label_margin=True)
 
@@ -155,10 +155,10 @@ def mosaic(s: Scene, axis: int, cuts) -> bytes:
     """Slices along world ``axis`` at each of ``cuts`` (mm), MOSAIC_COLUMNS to a row."""
     cuts = [float(c) for c in cuts]
     columns = min(MOSAIC_COLUMNS, len(cuts))
-    h_axis = [a for a in range(3) if a != axis][0]
+    h_axis, v_axis = (a for a in range(3) if a != axis)
     extent = s.bounds[1] - s.bounds[0]
     width = (MOSAIC_WIDTH - bar_space(s)) * DENSITY - (columns - 1) * GAP * DENSITY
-    per_mm = width / (columns * extent[h_axis])
+    per_mm = fitted_per_mm(width, columns * extent[h_axis], extent[v_axis])
     tiles = [(axis, cut, panel(s, axis, cut, per_mm)) for cut in cuts]
     rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
     return compose(s, rows, label_margin=True)
@@ -167,8 +167,8 @@ def mosaic(s: Scene, axis: int, cuts) -> bytes:
 def single_slice(s: Scene, axis: int, position: float) -> bytes:
     """One slice, for embedding (the on-demand endpoint)."""
     extent = s.bounds[1] - s.bounds[0]
-    h_axis = [a for a in range(3) if a != axis][0]
-    per_mm = (SLICE_WIDTH - bar_space(s)) * DENSITY / extent[h_axis]
+    h_axis, v_axis = (a for a in range(3) if a != axis)
+    per_mm = fitted_per_mm((SLICE_WIDTH - bar_space(s)) * DENSITY, extent[h_axis], extent[v_axis])
     return compose(s, [[(axis, position, panel(s, axis, position, per_mm, skip_empty_cuts=False))]],
                    label_margin=True)
 
