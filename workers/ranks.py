@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-BUCKETS = 4096
+BUCKETS = 4096  # a bucket number fits two bytes
+BLOCK = 1 << 20  # values per block of the passes that make temporaries
 
 
 class Ranks:
@@ -36,7 +37,7 @@ class Ranks:
             self.low, self.high, self.scale = float(low), float(high), scale
             self.dtype = np.float32 if narrow else np.float64
             self.bucket = self._buckets_of(values)
-            self.ends = np.cumsum(np.bincount(self.bucket, minlength=BUCKETS))
+            self.ends = np.cumsum(self._counts())
         else:  # few values, or one: sorting them is cheap
             self.sorted = np.sort(values)
 
@@ -73,21 +74,40 @@ class Ranks:
         return found, counts
 
     def _buckets_of(self, values: np.ndarray) -> np.ndarray:
-        """Each value's bucket: never decreasing with the value, whatever the rounding."""
-        bucket = np.subtract(values, self.dtype(self.low), dtype=self.dtype)
-        bucket *= self.dtype(self.scale)
-        bucket = bucket.astype(np.intp)
-        np.clip(bucket, 0, BUCKETS - 1, out=bucket)
+        """Each value's bucket: never decreasing with the value, whatever the rounding.
+
+        Made block by block, and two bytes a value past one block: a whole-volume float temporary and
+        eight-byte indices held six times the values' own size for a large 3D volume.
+        """
+        flat = values.reshape(-1)
+        bucket = np.empty(flat.size, np.intp if flat.size <= BLOCK else np.uint16)
+        low, scale = self.dtype(self.low), self.dtype(self.scale)
+        for start in range(0, flat.size, BLOCK):
+            scaled = np.subtract(flat[start:start + BLOCK], low, dtype=self.dtype)
+            scaled *= scale
+            np.clip(scaled, 0, BUCKETS - 1, out=scaled)
+            bucket[start:start + BLOCK] = scaled  # truncated toward zero, as ``astype`` does
         return bucket
+
+    def _block(self, start: int) -> np.ndarray:
+        """One block of the buckets as eight-byte indices: numpy indexes and counts with those three times faster."""
+        return self.bucket[start:start + BLOCK].astype(np.intp, copy=False)
+
+    def _counts(self) -> np.ndarray:
+        """Values per bucket, counted block by block."""
+        counts = np.zeros(BUCKETS, np.int64)
+        for start in range(0, self.bucket.size, BLOCK):
+            counts += np.bincount(self._block(start), minlength=BUCKETS)
+        return counts
 
     def _values_of(self, *bucket_sets: np.ndarray) -> list[np.ndarray]:
         """The values lying in each set of buckets (in the values' order), from one pass over the values."""
         code = np.zeros(BUCKETS, np.uint8)
         for n, buckets in enumerate(bucket_sets):
             code[buckets] |= 1 << n
-        codes = code[self.bucket]
-        picked = np.flatnonzero(codes != 0)  # a few thousand positions, then two small gathers: the fastest way
-        values, codes = self.values[picked], codes[picked]
+        picked = np.concatenate([start + np.flatnonzero(code[self._block(start)] != 0)
+                                 for start in range(0, self.bucket.size, BLOCK)])  # a few thousand positions
+        values, codes = self.values.reshape(-1)[picked], code[self.bucket[picked]]
         return [values[(codes & (1 << n)) != 0] for n in range(len(bucket_sets))]
 
     def _taken_before(self, buckets: np.ndarray) -> np.ndarray:

@@ -187,16 +187,31 @@ def summary(values: np.ndarray, extremes: tuple[float, float] | None = None) -> 
     return {"min": float(low), "max": float(high), "mean": mean, "std": std}
 
 
+#: Values widened to float64 at once up to this many (128 MiB); past it, block by block, so a large volume's
+#: statistics do not hold a float64 copy twice its float32 size.
+WIDE_BLOCK = 16 * 1024 * 1024
+
+
 def mean_std(values: np.ndarray) -> tuple[float, float]:
-    """In float64, in place on one widened copy (numpy's ``std`` allocates more).
+    """In float64, in place on one widened copy (numpy's ``std`` allocates more), block by block past WIDE_BLOCK.
 
     No ``np.dot``: BLAS threads spinning on a busy machine made it 100 times slower.
     """
-    wide = values.astype(np.float64)
-    mean = float(wide.mean())
-    wide -= mean
-    np.square(wide, out=wide)
-    return mean, math.sqrt(float(wide.sum()) / wide.size)
+    if values.size <= WIDE_BLOCK:
+        wide = values.astype(np.float64)
+        mean = float(wide.mean())
+        wide -= mean
+        np.square(wide, out=wide)
+        return mean, math.sqrt(float(wide.sum()) / wide.size)
+    flat = values.reshape(-1)
+    blocks = range(0, flat.size, WIDE_BLOCK)
+    mean = math.fsum(float(flat[i:i + WIDE_BLOCK].sum(dtype=np.float64)) for i in blocks) / flat.size
+    squares = []
+    for i in blocks:
+        wide = flat[i:i + WIDE_BLOCK].astype(np.float64)
+        wide -= mean
+        squares.append(float(np.square(wide, out=wide).sum()))
+    return mean, math.sqrt(math.fsum(squares) / flat.size)
 
 
 def distribution(values: np.ndarray, extremes: tuple[float, float] | None, bins: int = HISTOGRAM_BINS) -> dict:

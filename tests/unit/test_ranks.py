@@ -62,3 +62,17 @@ def test_limits_beyond_the_values_count_none_or_all():
     counted = ranks.Ranks(values, values.min().item(), values.max().item())
     limits = np.array([-3e38, values.min(), values.max(), 3e38], np.float32)
     assert counted.below(limits).tolist() == [0, 0, values.size - 1, values.size]
+
+
+@pytest.mark.parametrize("values", list(_samples()))
+def test_values_counted_block_by_block_give_the_same_numbers_in_two_bytes_each(values, monkeypatch):
+    """Large volumes are bucketed in blocks (bounded temporaries, two-byte buckets): block edges change nothing."""
+    monkeypatch.setattr(ranks, "BLOCK", 4_999)
+    wanted = np.array([0, values.size // 3, values.size // 2, values.size - 1])
+    edges = np.linspace(float(values.min()), float(values.max()), 51)[1:-1].astype(values.dtype)
+    counted = ranks.Ranks(values, values.min().item(), values.max().item())
+    ordered = np.sort(values)
+    found, below = counted.look_up(wanted, edges)
+    assert np.array_equal(found, ordered[wanted])
+    assert np.array_equal(below, np.searchsorted(ordered, edges, side="left"))
+    assert counted.sorted is not None or counted.bucket.itemsize == 2

@@ -141,3 +141,20 @@ def test_separable_resampling_matches_the_general_path(diagonal, offset):
     shape = (15, 25, 12)
     separable = resample.resample_nearest(source, source_affine, shape, target_affine)
     np.testing.assert_array_equal(separable, resample._resample_general(source, mapping, shape))
+
+
+def test_mean_and_std_of_many_values_are_taken_block_by_block_without_a_whole_float64_copy(monkeypatch):
+    """Past WIDE_BLOCK values the float64 copy is made one block at a time (a 2 GiB volume held 4 GiB more);
+    the numbers stay numpy's float64 mean and std to within rounding."""
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    values = (rng.standard_normal(1_000_003) * 7 + 1e4).astype(np.float32)
+    expected_mean, expected_std = values.astype(np.float64).mean(), values.astype(np.float64).std()
+    monkeypatch.setattr(stats, "WIDE_BLOCK", 10_000)
+    tracemalloc.start()
+    mean, std = stats.mean_std(values)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert mean == pytest.approx(expected_mean, rel=1e-13) and std == pytest.approx(expected_std, rel=1e-10)
+    assert peak < 1_000_000  # the whole float64 copy would be 8 MB
