@@ -11,6 +11,7 @@ use_multiprocess_folder()
 from celery.signals import setup_logging, worker_init, worker_process_init  # noqa: E402
 
 from webapp import create_app  # noqa: E402
+from webapp.heartbeats import start_beating  # noqa: E402
 from webapp.logs import configure_logging  # noqa: E402
 from webapp.metrics import serve_worker_metrics  # noqa: E402
 
@@ -24,6 +25,12 @@ from webapp.processing.memory import limit_address_space  # noqa: E402
 @worker_init.connect
 def start_metrics_server(**_):
     serve_worker_metrics(flask_app.config)
+
+
+@worker_init.connect
+def start_heartbeat(sender=None, **_):
+    """The main process beats for the whole worker (its pool's children come and go)."""
+    start_beating(flask_app, getattr(sender, "hostname", None) or "celery")
 
 
 @worker_process_init.connect

@@ -180,6 +180,7 @@ class Config:
         self.METRICS_WORKER_HOST = env_str("METRICS_WORKER_HOST", "127.0.0.1")
         self.RATELIMIT_REPORTS = env_str("RATELIMIT_REPORTS", "5/minute;30/day")
         self.WORKER_PING_TIMEOUT = float(env_str("WORKER_PING_TIMEOUT", "1.0"))
+        self.WORKER_HEARTBEAT_SECONDS = float(env_str("WORKER_HEARTBEAT_SECONDS", "30"))
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_KEY_PREFIX = env_str("RATELIMIT_KEY_PREFIX", "neurodrop")

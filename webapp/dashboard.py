@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .extensions import db
+from .heartbeats import recent_workers
 from .models import Artifact, Image, Upload, utcnow
 
 PERCENTILES = (50, 90, 99)
@@ -91,18 +92,29 @@ def queue_depths():
 
 
 def workers_alive():
-    """Names of the workers that answered a ping, or None when the broker could not ask them."""
+    """Names of the workers that answered a ping (or, on a broker that cannot broadcast, whose heartbeat is
+    recent: ``webapp.heartbeats``), or None when neither could be asked."""
     timeout = current_app.config.get("WORKER_PING_TIMEOUT", 1.0)
     celery = current_app.extensions["celery"]
     try:
         with broker_connection(celery.connection_for_write) as connection:
             if "fanout" not in connection.transport.implements.exchange_type:
-                return None  # the embedded SQL broker cannot broadcast, so no worker would ever hear the ping
+                return heartbeat_workers()  # the embedded SQL broker cannot broadcast: no worker hears a ping
             replies = celery.control.ping(timeout=timeout, connection=connection) or []
     except Exception as exc:
         current_app.logger.warning("worker ping failed: %r", exc)
         return None
     return sorted(name for reply in replies for name in reply)
+
+
+def heartbeat_workers():
+    if current_app.config.get("CACHE_TYPE") == "NullCache":
+        return None
+    try:
+        return recent_workers()
+    except Exception as exc:
+        current_app.logger.warning("worker heartbeats unavailable: %r", exc)
+        return None
 
 
 def emails_waiting():

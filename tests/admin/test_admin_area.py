@@ -218,3 +218,16 @@ def test_reports_are_resolved(site):
 def test_admin_link_in_the_menu_for_admins_only(site):
     assert 'href="/admin/"' in site.clients["admin"].get("/").get_data(as_text=True)
     assert 'href="/admin/"' not in site.clients["owner"].get("/").get_data(as_text=True)
+
+
+def test_worker_heartbeats_name_the_workers_a_broker_cannot_ping(site):
+    from webapp import heartbeats
+
+    with site.app.app_context():
+        heartbeats.beat("celery@one", 30)
+        heartbeats.beat("celery@two", 30)
+        assert heartbeats.recent_workers() == ["celery@one", "celery@two"]
+        heartbeats.cache.delete(heartbeats.PREFIX + "celery@one")  # what its timeout does when it stops beating
+        assert heartbeats.recent_workers() == ["celery@two"]
+        heartbeats.beat("celery@two", 30)
+        assert heartbeats.cache.get(heartbeats.REGISTRY) == ["celery@two"]  # the stopped one is forgotten

@@ -45,3 +45,23 @@ def test_web_and_worker_metrics_in_one_scrape(live_site, tmp_path):
     reached = "neurodrop_images_reached_status_total"
     assert total(after, reached, status="ready") == total(before, reached, status="ready") + 1
     assert total(after, "neurodrop_http_requests_total", endpoint="api.collection_images", status="201") >= 1
+
+
+def test_the_dashboard_names_the_running_worker_on_either_broker(live_site):
+    """Redis workers answer a broadcast ping; the embedded SQL broker cannot carry one, so there the worker's
+    heartbeat in the shared cache names it (the dashboard once said "unknown" on every embedded site)."""
+    import re
+    import socket
+    import time
+
+    email = live_site.create_user("dashboard-admin@example.org", admin=True)
+    session = live_site.login(email)
+    expected = f"-{live_site.port}@{socket.gethostname()}"
+    deadline = time.monotonic() + 60
+    while True:
+        page = session.get(live_site.url + "/admin/", timeout=30).text
+        cell = re.search(r'<td id="workers">(.*?)</td>', page, re.S).group(1)
+        if expected in cell or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert expected in cell, cell
