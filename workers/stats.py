@@ -183,20 +183,45 @@ def summary(values: np.ndarray, extremes: tuple[float, float] | None = None) -> 
     if values.size == 0:
         return {"min": None, "max": None, "mean": None, "std": None}
     low, high = extremes if extremes is not None else value_extremes(values)
-    mean, std = mean_std(values)
+    mean, std = mean_std(values, (low, high))
     return {"min": float(low), "max": float(high), "mean": mean, "std": std}
 
 
-def mean_std(values: np.ndarray) -> tuple[float, float]:
+EXACT_IN_FLOAT64 = 2**53  # integers below this add up exactly in float64, in any order
+
+
+def mean_std(values: np.ndarray, extremes: tuple[float, float] | None = None) -> tuple[float, float]:
     """In float64, in place on one widened copy (numpy's ``std`` allocates more).
+
+    Integers (a series' volumes as stored, ``extremes`` their min and max) whose squares add up
+    below 2**53 take the exact path instead: ``exact_mean_std``.
 
     No ``np.dot``: BLAS threads spinning on a busy machine made it 100 times slower.
     """
+    if values.dtype.kind in "iu" and extremes is not None:
+        largest = max(abs(int(extremes[0])), abs(int(extremes[1])))
+        if largest * largest * values.size < EXACT_IN_FLOAT64:
+            return exact_mean_std(values)
     wide = values.astype(np.float64)
     mean = float(wide.mean())
     wide -= mean
     np.square(wide, out=wide)
     return mean, math.sqrt(float(wide.sum()) / wide.size)
+
+
+def exact_mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Integers' mean and SD from their sum and sum of squares, each exact in float64 (the caller checks that
+    the squares add up below 2**53): two passes over one widened copy instead of four.
+
+    The mean is the float the two-pass way gives (the same exact sum over the same count); the SD is the
+    square root of the exact variance, ``(n * squares - sum**2) / n**2`` in Python's integers, rounded once
+    (the two-pass way rounds each deviation: they differ in the last bits, within 1e-15).
+    """
+    wide = values.astype(np.float64)
+    total = wide.sum()
+    squares = int(np.einsum("i,i->", wide, wide))  # numpy's own loop: no BLAS thread
+    n, whole = wide.size, int(total)
+    return float(total / n), math.sqrt((n * squares - whole * whole) / (n * n))
 
 
 def distribution(values: np.ndarray, extremes: tuple[float, float] | None, bins: int = HISTOGRAM_BINS) -> dict:
