@@ -215,7 +215,7 @@ def exact_mean_std(values: np.ndarray) -> tuple[float, float]:
 
     The mean is the float the two-pass way gives (the same exact sum over the same count); the SD is the
     square root of the exact variance, ``(n * squares - sum**2) / n**2`` in Python's integers, rounded once
-    (the two-pass way rounds each deviation: they differ in the last bits, within 1e-15).
+    (the two-pass way rounds each deviation: they may differ in the last bits).
     """
     wide = values.astype(np.float64)
     total = wide.sum()
