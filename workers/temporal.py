@@ -83,9 +83,11 @@ class SeriesSummary:
         Deviations are summed in float32 for ``FOLD_EVERY`` volumes (pure float32 passes, three times
         faster than adding float32 into float64), then folded into the float64 sums. Integers are
         copied into the float32 buffer first (exact for 16 bits), then worked on in place: a third
-        faster than a subtraction that casts its operands as it goes. The four passes run block by
+        faster than a subtraction that casts its operands as it goes. The passes run block by
         block (``BLOCK`` voxels, in the core's cache): a quarter faster than four passes over the
-        whole volume through memory.
+        whole volume through memory. The fold is made block by block too, by the volume that
+        completes the float32 sums, while their block is in the cache; the next volume writes its
+        deviations over them instead of adding them to zeros (the same sums, two passes fewer).
         """
         flat, self._order = flat_view(volume)
         if self._first is None:
@@ -95,36 +97,48 @@ class SeriesSummary:
             self._sum = np.zeros(flat.size, np.float64)
             self._squares = np.zeros(flat.size, np.float64)
             self._shifted = np.empty(min(flat.size, BLOCK), work)
-            self._recent_sum = np.zeros(flat.size, work)
-            self._recent_squares = np.zeros(flat.size, work)
+            self._recent_sum = np.empty(flat.size, work)
+            self._recent_squares = np.empty(flat.size, work)
             self._unfolded = 0
             return
+        add = self._start_block if self._unfolded == 0 else self._add_block
+        folds = self._unfolded == FOLD_EVERY - 1
         for start in range(0, flat.size, BLOCK):
-            self._add_block(flat, slice(start, start + BLOCK))
-        self._unfolded += 1
-        if self._unfolded == FOLD_EVERY:
-            self._fold()
+            block = slice(start, start + BLOCK)
+            add(flat, block)
+            if folds:
+                self._fold_block(block)
+        self._unfolded = 0 if folds else self._unfolded + 1
+
+    def _deviations(self, flat: np.ndarray, block: slice, out: np.ndarray) -> np.ndarray:
+        """The block's values minus the first volume's, in ``out`` (the work type)."""
+        values = flat[block]
+        if values.dtype == out.dtype:
+            return np.subtract(values, self._first[block], out=out)
+        np.copyto(out, values, casting="safe")
+        return np.subtract(out, self._first[block], out=out)
+
+    def _start_block(self, flat: np.ndarray, block: slice) -> None:
+        """The first volume of the float32 sums: its deviations and their squares are the sums."""
+        recent_sum = self._deviations(flat, block, self._recent_sum[block])
+        np.square(recent_sum, out=self._recent_squares[block])
 
     def _add_block(self, flat: np.ndarray, block: slice) -> None:
-        values = flat[block]
-        shifted = self._shifted[:values.size]
-        if values.dtype == shifted.dtype:
-            np.subtract(values, self._first[block], out=shifted)
-        else:
-            np.copyto(shifted, values, casting="safe")
-            np.subtract(shifted, self._first[block], out=shifted)
         recent_sum, recent_squares = self._recent_sum[block], self._recent_squares[block]
+        shifted = self._deviations(flat, block, self._shifted[:recent_sum.size])
         recent_sum += shifted
         np.square(shifted, out=shifted)
         recent_squares += shifted
 
+    def _fold_block(self, block: slice) -> None:
+        self._sum[block] += self._recent_sum[block]
+        self._squares[block] += self._recent_squares[block]
+
     def _fold(self) -> None:
+        """The float32 sums not folded yet, at the end of the series (the next volume starts them again)."""
         if self._first is None or not self._unfolded:
             return
-        self._sum += self._recent_sum
-        self._squares += self._recent_squares
-        self._recent_sum.fill(0)
-        self._recent_squares.fill(0)
+        self._fold_block(slice(None))
         self._unfolded = 0
 
     def _volume(self, flat: np.ndarray) -> np.ndarray:

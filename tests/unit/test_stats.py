@@ -1,6 +1,8 @@
 """workers.stats: known answers, NeuroVault's flags, JSON-ready output."""
 
 import json
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -141,6 +143,40 @@ def test_separable_resampling_matches_the_general_path(diagonal, offset):
     shape = (15, 25, 12)
     separable = resample.resample_nearest(source, source_affine, shape, target_affine)
     np.testing.assert_array_equal(separable, resample._resample_general(source, mapping, shape))
+
+
+def exact_summary(values: np.ndarray) -> tuple[float, float]:
+    """The mean and SD of integers in exact rational arithmetic, each rounded once."""
+    whole = [int(v) for v in values]
+    mean = Fraction(sum(whole), len(whole))
+    variance = Fraction(sum(v * v for v in whole), len(whole)) - mean * mean
+    return float(mean), math.sqrt(variance)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.int8, np.uint16, np.int32])
+@pytest.mark.parametrize("size", [1, 2, 3, 1000, 200_000])
+def test_integer_summaries_are_exact(dtype, size):
+    """Integers take the sums' path (``stats.exact_mean_std``): the mean is numpy's float for float64, bit for bit;
+    the SD the exact one rounded once (numpy's two passes round each deviation: within 1e-14 of it)."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(size)
+    values = rng.integers(max(info.min, -40_000), min(info.max, 40_000), size, endpoint=True).astype(dtype)
+    values[values == 0] = 1
+    got = stats.summary(values)
+    wide = values.astype(np.float64)
+    assert (got["min"], got["max"]) == (float(wide.min()), float(wide.max()))
+    assert got["mean"] == float(wide.mean())
+    assert got["std"] == exact_summary(values)[1]
+    assert got["std"] == pytest.approx(float(wide.std()), rel=1e-14, abs=0)
+
+
+def test_integers_whose_squares_add_up_past_2_53_take_the_float_passes():
+    """Sums of squares past 2**53 are not exact in float64: the two passes over floats, as for floats."""
+    values = np.array([2_000_000_000, -2_000_000_000, 3, 1_999_999_999], np.int32)
+    assert 2_000_000_000**2 * values.size >= stats.EXACT_IN_FLOAT64
+    wide = values.astype(np.float64)
+    assert stats.summary(values) == stats.summary(wide) == {
+        "min": -2e9, "max": 2e9, "mean": float(wide.mean()), "std": float(wide.std())}
 
 
 def test_mean_and_std_of_many_values_are_taken_block_by_block_without_a_whole_float64_copy(monkeypatch):
