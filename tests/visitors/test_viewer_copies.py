@@ -155,3 +155,18 @@ def test_no_shared_cache_means_every_page_is_built(app, accounts, site):
     with sql_statements(app) as statements:
         assert client.get(page).status_code == 200
     assert statements
+
+
+def test_a_page_opened_by_a_share_link_is_kept_for_that_session_alone(app, accounts, site):
+    with app.app_context():
+        collection = db.session.get(Collection, site["collection"])
+        collection.private = True
+        db.session.commit()
+        share = collection.share_token
+    pages = ["/collections/{collection}".format(**site), "/images/{image}".format(**site)]
+    holder, reader, visitor = (signed_in(app, accounts, email) for email in (None, READER, None))
+    assert holder.get(f"/collections/share/{share}").status_code == 302
+    for url in pages:
+        assert holder.get(url).status_code == 200
+        assert kept(app, holder, url).status_code == 200
+        assert reader.get(url).status_code == 404 and visitor.get(url).status_code == 404, url
