@@ -66,12 +66,40 @@ def seed(n_images: int) -> None:
         db.session.commit()
 
 
+BENCH_USER, BENCH_PASSWORD = "bench-signed-in@example.org", "correct horse battery"
+
+
+def log_in(app, client) -> None:
+    """Sign the client in through the login form, as a browser would (the user made, or its password reset)."""
+    import re
+
+    from flask_security import hash_password
+
+    from webapp.extensions import db
+    from webapp.models import User, utcnow
+
+    with app.app_context():
+        user = db.session.query(User).filter_by(email=BENCH_USER).one_or_none()
+        if user is None:
+            app.extensions["security"].datastore.create_user(email=BENCH_USER, password=hash_password(BENCH_PASSWORD),
+                                                             confirmed_at=utcnow())
+        else:
+            user.password = hash_password(BENCH_PASSWORD)  # the password's salt comes with each instance folder
+        db.session.commit()
+    form = client.get("/accounts/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    answer = client.post("/accounts/login", data={"email": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token})
+    if answer.status_code != 302:
+        raise RuntimeError(f"could not log in: {answer.status_code}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("urls", nargs="*", default=["/healthz", "/images/", "/collections/"])
     parser.add_argument("--seed", type=int, metavar="N", help="empty the database and seed N images first")
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--token", help="an API token to send (a signed-in researcher's requests)")
+    parser.add_argument("--signed-in", action="store_true", help="log in through the form first (a browser session)")
     args = parser.parse_args()
     os.environ.setdefault("PAGE_CACHE_URL", "memory://")
     from bench.hello import app as bare
@@ -89,6 +117,8 @@ def main() -> None:
     client = app.test_client()
     headers = {"Authorization": f"Token {args.token}"} if args.token else {}
     client.environ_base.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    if args.signed_in:
+        log_in(app, client)
     for url in args.urls:
         built, cpu, trips = median_get(client, url, args.repeats)
         print(f"{url:40s} {built * 1e3:8.2f} ms {built / floor:7.1f}x   CPU {cpu * 1e3:7.2f} ms {cpu / floor_cpu:7.1f}x"

@@ -72,6 +72,7 @@ def register_extensions(app):
     from .quota import init_quota
     from .securitymail import QueuedForgotPasswordForm, QueuedSendConfirmationForm
     from .sqlite import enable_sqlite_pragmas
+    from .viewercopies import init_viewer_copies
 
     db.init_app(app)
     migrate.init_app(
@@ -94,6 +95,7 @@ def register_extensions(app):
     )
     end_sessions_on_logout(security)
     init_page_cache(app)
+    init_viewer_copies(app)
     init_quota(app)
     with app.app_context():
         enable_sqlite_pragmas(db.engine)

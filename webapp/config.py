@@ -219,11 +219,13 @@ class Config:
 
         ``PAGE_CACHE_URL``: ``redis://…`` when the site runs on several machines; unset, a folder in
         the instance folder (shared by the processes of one machine); ``memory://`` for one process
-        (the tests); ``off`` for none. Each web process keeps up to ``PAGE_CACHE_PAGES`` pages.
+        (the tests); ``off`` for none. Each web process keeps up to ``PAGE_CACHE_PAGES`` pages for anonymous
+        visitors and ``PAGE_CACHE_VIEWER_PAGES`` for the other callers (``webapp/viewercopies.py``).
         """
         url = self.PAGE_CACHE_URL
         self.CACHE_DEFAULT_TIMEOUT = env_int("PAGE_CACHE_SECONDS", 300)
         self.PAGE_CACHE_PAGES = env_int("PAGE_CACHE_PAGES", 200)
+        self.PAGE_CACHE_VIEWER_PAGES = env_int("PAGE_CACHE_VIEWER_PAGES", 1000)
         self.CACHE_KEY_PREFIX = env_str("PAGE_CACHE_PREFIX", "neurodrop:")
         if not url:
             self.CACHE_TYPE = "FileSystemCache"

@@ -71,3 +71,18 @@ def seed_images(collection_ids, n, uploader_id, status="ready"):
 def refresh_counts(collection_ids):
     counts = sa.select(sa.func.count(Image.id)).where(Image.collection_id == Collection.id).scalar_subquery()
     db.session.execute(sa.update(Collection).where(Collection.id.in_(collection_ids)).values(image_count=counts))
+
+
+def emotion_study(owner_id):
+    """A public collection "Emotion" holding a ready map ("faces map") and one still processing, flushed."""
+    collection = Collection(owner_id=owner_id, name="Emotion", authors="Ada Lovelace")
+    db.session.add(collection)
+    db.session.flush()
+    ready = Image(collection=collection, uploader_id=owner_id, name="faces map", storage_key="k/1",
+                  sha256="0" * 64, status="ready")
+    unfinished = Image(collection=collection, uploader_id=owner_id, name="still processing",
+                       storage_key="k/2", sha256="1" * 64, status="processing")
+    db.session.add_all([ready, unfinished])
+    db.session.flush()
+    collection.refresh_image_count()
+    return collection, ready, unfinished

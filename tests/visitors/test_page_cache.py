@@ -9,6 +9,7 @@ from webapp.models import ApiToken, Collection, Image, User
 from webapp.pagecache import HIT_HEADER, shared_with_visitors
 
 from ..helpers import csrf_token, sql_statements
+from .seed import emotion_study
 
 OWNER = "owner@example.org"
 
@@ -18,16 +19,7 @@ def site(app, accounts):
     """A public collection with one ready and one processing image, and the owner's API token."""
     owner_id = accounts.create(OWNER)
     with app.app_context():
-        collection = Collection(owner_id=owner_id, name="Emotion", authors="Ada Lovelace")
-        db.session.add(collection)
-        db.session.flush()
-        ready = Image(collection=collection, uploader_id=owner_id, name="faces map", storage_key="k/1",
-                      sha256="0" * 64, status="ready")
-        unfinished = Image(collection=collection, uploader_id=owner_id, name="still processing",
-                           storage_key="k/2", sha256="1" * 64, status="processing")
-        db.session.add_all([ready, unfinished])
-        db.session.flush()
-        collection.refresh_image_count()
+        collection, ready, unfinished = emotion_study(owner_id)
         _, secret = ApiToken.issue(db.session.get(User, owner_id), "tests")
         db.session.commit()
         return {"collection": collection.id, "image": ready.id, "unfinished": unfinished.id, "token": secret}

@@ -18,6 +18,7 @@ from ..metadata import COLLECTION_FIELDS, filled_in
 from ..models import Collection, Image, utcnow
 from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..text import multi_line, one_line
+from ..viewercopies import kept_per_viewer
 from . import bp
 from .forms import CollectionForm, ConfirmForm
 
@@ -48,6 +49,7 @@ def fill_collection(collection, form):
 
 @bp.route("/")
 @shared_with_visitors
+@kept_per_viewer
 def index():
     """Public collections, searched and sorted; owners come in one extra query, not one per card."""
     depends_on(COLLECTIONS_LIST)
@@ -89,6 +91,7 @@ def create():
 
 @bp.route("/<int:collection_id>")
 @shared_with_visitors
+@kept_per_viewer
 def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
     collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))

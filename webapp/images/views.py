@@ -20,6 +20,7 @@ from ..pagecache import IMAGES_LIST, collection_scope, depends_on, kept_while_cu
 from ..pipeline import queue_processing, reset_for_reprocessing
 from ..regions import region_options
 from ..similarity.search import MAX_RESULTS, images_by_id, similar_to_image
+from ..viewercopies import kept_per_viewer
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 from . import bp, inflated, ondemand
 from .compare import compare_choices
@@ -39,6 +40,7 @@ PAGE_LOADING = (
 
 @bp.route("/")
 @shared_with_visitors
+@kept_per_viewer
 def index():
     """Ready public maps, searched, filtered and sorted; each card's collection comes from the same join."""
     depends_on(IMAGES_LIST)
@@ -206,6 +208,7 @@ def volume_span(index_key, index):
 
 @bp.route("/<int:image_id>")
 @shared_with_visitors
+@kept_per_viewer
 def detail(image_id):
     image = visible_image_or_404(image_id, options=PAGE_LOADING)
     depends_on(collection_scope(image.collection_id), IMAGES_LIST)  # the similar maps come from any collection
