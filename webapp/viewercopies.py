@@ -54,8 +54,9 @@ def viewer():
 
 def copy_key():
     """The kept page's key for this request, or None when its page must be built (not a GET, flash messages
-    waiting to be shown, or no shared cache to stamp it with)."""
-    if request.method not in ("GET", "HEAD") or FLASHES_KEY in session:
+    waiting to be shown, a caller asking for a fresh page with ``Cache-Control: no-cache`` as a browser's
+    reload does, or no shared cache to stamp it with)."""
+    if request.method not in ("GET", "HEAD") or FLASHES_KEY in session or request.cache_control.no_cache:
         return None
     if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
         return None

@@ -157,6 +157,17 @@ def test_no_shared_cache_means_every_page_is_built(app, accounts, site):
     assert statements
 
 
+def test_a_caller_asking_for_a_fresh_page_gets_it_built(app, accounts, site):
+    """``Cache-Control: no-cache`` (a browser's reload; figure 4's built rows) skips the kept copy."""
+    page = "/images/{image}".format(**site)
+    client = signed_in(app, accounts, READER)
+    kept_page = client.get(page).get_data(as_text=True)
+    with sql_statements(app) as statements:
+        fresh = client.get(page, headers={"Cache-Control": "no-cache"})
+    assert fresh.status_code == 200 and fresh.get_data(as_text=True) == kept_page
+    assert any("FROM image" in sql.replace('"', "") for sql in statements)
+
+
 def test_a_page_opened_by_a_share_link_is_kept_for_that_session_alone(app, accounts, site):
     with app.app_context():
         collection = db.session.get(Collection, site["collection"])
