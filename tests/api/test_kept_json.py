@@ -1,14 +1,15 @@
-"""Each image's JSON is kept between list requests while nothing it shows changed (webapp/api/fragments.py).
+"""Each image's and collection's JSON is kept between list requests while nothing it shows changed.
 
-Kept per image, stamped with its collection's generation of the page cache: a change to an image, its
-stats, its artifacts or its collection is in the next answer; other collections' images are not built again.
+Kept per item (webapp/api/fragments.py), stamped with its collection's generation of the page cache: a
+change to an image, its stats, its artifacts or its collection (or to a user, for the collections' owners)
+is in the next answer; other collections' items are not built again.
 """
 
 import pytest
 
-from webapp.api import image_routes
+from webapp.api import collection_routes, image_routes
 from webapp.extensions import db
-from webapp.models import Artifact, Image, ImageStats
+from webapp.models import Artifact, Image, ImageStats, User
 
 
 @pytest.fixture
@@ -76,3 +77,49 @@ def test_with_the_page_cache_off_nothing_is_kept(app, owner, stored_image, built
     listed(owner)
     assert built == [image, image]
     assert app.extensions.get("api_image_json", {}) == {}
+
+
+@pytest.fixture
+def collections_built(monkeypatch):
+    """The ids of the collections the list serialised (not taken from the kept bytes)."""
+    ids = []
+    serialise = collection_routes.collection_json
+    monkeypatch.setattr(collection_routes, "collection_json", lambda row: ids.append(row.id) or serialise(row))
+    return ids
+
+
+def listed_collections(caller):
+    answer = caller.get("/api/collections/")
+    assert answer.status_code == 200
+    return {item["id"]: item for item in answer.get_json()["results"]}, answer.get_json()["count"]
+
+
+def test_collections_are_kept_until_they_or_their_owner_change(app, owner, stranger, collections_built):
+    mine, other = owner.new_collection("Mine")["id"], stranger.new_collection("Other")["id"]
+    listed_collections(owner)
+    collections_built.clear()
+    assert listed_collections(stranger) == listed_collections(owner)
+    assert collections_built == [], "the second and third lists reuse the kept bytes"
+    assert owner.patch(f"/api/collections/{mine}/", json={"description": "new words"}).status_code == 200
+    collections_built.clear()
+    results, count = listed_collections(stranger)
+    assert results[mine]["description"] == "new words" and count == 2
+    assert collections_built == [mine], "the other collection stays kept"
+    with app.app_context():
+        db.session.get(User, owner.id).public_name = "Dr Renamed"
+        db.session.commit()
+    collections_built.clear()
+    results, _ = listed_collections(stranger)
+    assert results[mine]["owner_name"] == "Dr Renamed"
+    assert sorted(collections_built) == sorted([mine, other]), "a user's change may show on every collection"
+
+
+def test_a_collection_made_private_leaves_the_list_and_the_count(app, owner, stranger, client, collections_built):
+    mine, other = owner.new_collection("Mine")["id"], stranger.new_collection("Other")["id"]
+    assert set(listed_collections(stranger)[0]) == {mine, other}
+    assert owner.patch(f"/api/collections/{mine}/", json={"private": True}).status_code == 200
+    for caller in (stranger, client):
+        results, count = listed_collections(caller)
+        assert set(results) == {other} and count == 1
+    third = owner.new_collection("Third")["id"]
+    assert listed_collections(stranger)[1] == 2 and set(listed_collections(stranger)[0]) == {other, third}
