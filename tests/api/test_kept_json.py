@@ -7,7 +7,7 @@ is in the next answer; other collections' items are not built again.
 
 import pytest
 
-from webapp.api import collection_routes, image_routes
+from webapp.api import collection_routes, fragments, image_routes
 from webapp.extensions import db
 from webapp.models import Artifact, Image, ImageStats, User
 
@@ -123,3 +123,26 @@ def test_a_collection_made_private_leaves_the_list_and_the_count(app, owner, str
         assert set(results) == {other} and count == 1
     third = owner.new_collection("Third")["id"]
     assert listed_collections(stranger)[1] == 2 and set(listed_collections(stranger)[0]) == {other, third}
+
+
+def test_an_unchanged_public_list_reads_two_generations_not_one_per_collection(app, owner, stored_image, built,
+                                                                                 monkeypatch):
+    collections = [owner.new_collection(f"c{n}")["id"] for n in range(3)]
+    ids = [stored_image(collection, name=f"map {n}") for n, collection in enumerate(collections)]
+    read = []
+    generations = fragments.generations_made_if_missing
+    monkeypatch.setattr(fragments, "generations_made_if_missing", lambda scopes: read.append(scopes) or
+                        generations(scopes))
+    listed(owner)
+    listed(owner)
+    read.clear()
+    built.clear()
+    assert [item["id"] for item in listed(owner).get_json()["results"]] == ids
+    assert read == [["site", "list:images"]] and built == []
+    with app.app_context():
+        db.session.get(Image, ids[1]).name = "renamed"
+        db.session.commit()
+    read.clear()
+    assert listed(owner).get_json()["results"][1]["name"] == "renamed"
+    assert len(read) == 2 and f"collection:{collections[0]}" in read[1], "a new list generation: each collection's"
+    assert built == [ids[1]]

@@ -71,10 +71,10 @@ def collections():
         return create_collection()
     query = filtered_public_collections()
     if any(parameter in request.args for parameter in ("name", "DOI", "owner")):
-        return page_of(query, collection_json, model=Collection)
+        return page_of(query, collection_json, model=Collection, list_scope=COLLECTIONS_LIST)
     count = kept_while_current("api_public_collection_count", [COLLECTIONS_LIST], lambda: count_of(query))
     return page_of(query, collection_json, count=count, model=Collection,
-                   checkpoints=("api.collections", COLLECTIONS_LIST))
+                   checkpoints=("api.collections", COLLECTIONS_LIST), list_scope=COLLECTIONS_LIST)
 
 
 def create_collection():

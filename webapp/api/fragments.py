@@ -29,7 +29,7 @@ KINDS = {Image: (Image.collection_id, "api_image_json"), Collection: (Collection
 
 
 def kept_bytes(model):
-    """This process's kept JSON of one kind: id → (stamp, encoded bytes)."""
+    """This process's kept JSON of one kind: id → (stamp, encoded bytes, the list's stamp it was last found under)."""
     return current_app.extensions.setdefault(KINDS[model][1], {})
 
 
@@ -51,20 +51,38 @@ def page_stamps(pairs):
     return {item_id: (site, current[collection_scope(collection_id)]) for item_id, collection_id in pairs}
 
 
-def page_fragments(query, model, pairs, serialize):
+def list_stamp(list_scope):
+    """The generations of ``site`` and a public list's scope, or None (no such list, or no shared cache)."""
+    if list_scope is None or current_app.config.get("CACHE_TYPE") == "NullCache":
+        return None
+    try:
+        return tuple(generations_made_if_missing([SITE, list_scope]).values())
+    except Exception:  # a cache outage costs the building, never the answer
+        return None
+
+
+def page_fragments(query, model, pairs, serialize, list_scope=None):
     """The encoded JSON of the items ``pairs`` names ((id, collection id), in the list's order), kept ones reused.
 
     ``query`` is the list's own query (its filters and loading options): the items to build are read
-    through it.
+    through it. ``list_scope`` names a public list whose generation every change to what its items show
+    renews (``list:images`` for the ready public maps, ``list:collections``): while it lasts, the items found
+    current under it are current still, and the page reads two generations instead of one per collection.
     """
-    stamps = page_stamps(pairs)
     kept = kept_bytes(model)
+    listed = list_stamp(list_scope)
+    if listed is not None:
+        entries = [kept.get(item_id) for item_id, _ in pairs]
+        if all(entry is not None and entry[2] == listed for entry in entries):
+            return [entry[1] for entry in entries]
+    stamps = page_stamps(pairs)
     found = {}
     if stamps is not None:
         for item_id, _ in pairs:
             entry = kept.get(item_id)
             if entry is not None and entry[0] == stamps[item_id]:
                 found[item_id] = entry[1]
+                kept[item_id] = (entry[0], entry[1], listed)
     missing = [item_id for item_id, _ in pairs if item_id not in found]
     if missing:
         rows = db.session.scalars(query.where(model.id.in_(missing))).unique().all()
@@ -72,6 +90,6 @@ def page_fragments(query, model, pairs, serialize):
         if stamps is not None:
             if len(kept) + len(built) > KEPT_ITEMS:
                 kept.clear()
-            kept.update({item_id: (stamps[item_id], value) for item_id, value in built.items()})
+            kept.update({item_id: (stamps[item_id], value, listed) for item_id, value in built.items()})
         found.update(built)
     return [found[item_id] for item_id, _ in pairs if item_id in found]

@@ -53,12 +53,13 @@ def count_of(query):
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
 
 
-def page_of(query, serialize, count=None, model=None, checkpoints=None):
+def page_of(query, serialize, count=None, model=None, checkpoints=None, list_scope=None):
     """One page of the query's rows, serialised, with the total and the links to the neighbouring pages.
 
     With ``model`` (``Image`` or ``Collection``: the public lists and a collection's images), the offset is
     walked over the ids alone (``keyset.deferred_page``), and each item's encoded JSON is kept between
-    requests while what it shows is unchanged (``fragments.page_fragments``). With ``checkpoints=(name,
+    requests while what it shows is unchanged (``fragments.page_fragments``; ``list_scope`` names a public
+    list's page-cache scope, which lets a page of unchanged items read two generations). With ``checkpoints=(name,
     scope)`` (a public list of ``model`` in id order, the same for every caller), a deep offset starts from
     the nearest kept checkpoint (``checkpoints.from_checkpoint``): it walks fewer than ``checkpoints.STEP``
     rows whatever its depth.
@@ -69,7 +70,8 @@ def page_of(query, serialize, count=None, model=None, checkpoints=None):
     if checkpoints is not None:
         rows_query, rows_offset = from_checkpoint(query, model, offset, *checkpoints)
     if model is not None:
-        fragments = page_fragments(query, model, page_pairs(rows_query, model, limit, rows_offset), serialize)
+        pairs = page_pairs(rows_query, model, limit, rows_offset)
+        fragments = page_fragments(query, model, pairs, serialize, list_scope)
     else:
         rows = db.session.scalars(rows_query.limit(limit).offset(rows_offset)).unique()
         fragments = [encoded(serialize(row)) for row in rows]
