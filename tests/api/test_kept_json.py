@@ -7,7 +7,7 @@ is in the next answer; other collections' items are not built again.
 
 import pytest
 
-from webapp.api import collection_routes, fragments, image_routes
+from webapp.api import checkpoints, collection_routes, fragments, image_routes
 from webapp.extensions import db
 from webapp.models import Artifact, Image, ImageStats, User
 
@@ -131,8 +131,9 @@ def test_an_unchanged_public_list_reads_two_generations_not_one_per_collection(a
     ids = [stored_image(collection, name=f"map {n}") for n, collection in enumerate(collections)]
     read = []
     generations = fragments.generations_made_if_missing
-    monkeypatch.setattr(fragments, "generations_made_if_missing", lambda scopes: read.append(scopes) or
-                        generations(scopes))
+    for module in (fragments, checkpoints):
+        monkeypatch.setattr(module, "generations_made_if_missing", lambda scopes: read.append(scopes) or
+                            generations(scopes))
     listed(owner)
     listed(owner)
     read.clear()

@@ -50,7 +50,8 @@ def kept_checkpoints():
 
 
 def current_stamp(scope):
-    """The generations the checkpoints of a list in this scope depend on, or None when they cannot be read."""
+    """The generations of ``site`` and a list's scope (what the checkpoints of a public list, and its kept items'
+    JSON, depend on), or None when they cannot be read."""
     if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
         return None
     try:

@@ -18,6 +18,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import Collection, Image
 from ..pagecache import SITE, collection_scope, generations_made_if_missing
+from .checkpoints import current_stamp
 from .encoding import encoded
 
 #: How many items' JSON a web process keeps per kind (a few KB each, more for a long series' stats: ~5–50 MB
@@ -53,12 +54,7 @@ def page_stamps(pairs):
 
 def list_stamp(list_scope):
     """The generations of ``site`` and a public list's scope, or None (no such list, or no shared cache)."""
-    if list_scope is None or current_app.config.get("CACHE_TYPE") == "NullCache":
-        return None
-    try:
-        return tuple(generations_made_if_missing([SITE, list_scope]).values())
-    except Exception:  # a cache outage costs the building, never the answer
-        return None
+    return None if list_scope is None else current_stamp(list_scope)
 
 
 def page_fragments(query, model, pairs, serialize, list_scope=None):
