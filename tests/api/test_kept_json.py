@@ -12,18 +12,27 @@ from webapp.extensions import db
 from webapp.models import Artifact, Image, ImageStats, User
 
 
-@pytest.fixture
-def built(monkeypatch):
-    """The ids of the images the lists serialised (not taken from the kept JSON)."""
+def builds(monkeypatch, module, name):
+    """The ids of the rows ``module.name`` serialises from now on (not taken from the kept JSON)."""
     ids = []
-    serialise = image_routes.image_json
-    monkeypatch.setattr(image_routes, "image_json", lambda image: ids.append(image.id) or serialise(image))
+    serialise = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda row: ids.append(row.id) or serialise(row))
     return ids
 
 
-def listed(caller):
+@pytest.fixture
+def built(monkeypatch):
+    return builds(monkeypatch, image_routes, "image_json")
+
+
+@pytest.fixture
+def collections_built(monkeypatch):
+    return builds(monkeypatch, collection_routes, "collection_json")
+
+
+def listed(caller, path="/api/images/"):
     """The list as a token caller reads it: built for them (a visitor's copy would hide the building)."""
-    answer = caller.get("/api/images/")
+    answer = caller.get(path)
     assert answer.status_code == 200
     return answer
 
@@ -79,19 +88,9 @@ def test_with_the_page_cache_off_nothing_is_kept(app, owner, stored_image, built
     assert app.extensions.get("api_image_json", {}) == {}
 
 
-@pytest.fixture
-def collections_built(monkeypatch):
-    """The ids of the collections the list serialised (not taken from the kept bytes)."""
-    ids = []
-    serialise = collection_routes.collection_json
-    monkeypatch.setattr(collection_routes, "collection_json", lambda row: ids.append(row.id) or serialise(row))
-    return ids
-
-
 def listed_collections(caller):
-    answer = caller.get("/api/collections/")
-    assert answer.status_code == 200
-    return {item["id"]: item for item in answer.get_json()["results"]}, answer.get_json()["count"]
+    page = listed(caller, "/api/collections/").get_json()
+    return {item["id"]: item for item in page["results"]}, page["count"]
 
 
 def test_collections_are_kept_until_they_or_their_owner_change(app, owner, stranger, collections_built):
