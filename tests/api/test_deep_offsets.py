@@ -192,3 +192,15 @@ def test_checkpoints_another_thread_scanned_while_this_one_waited_are_used(app, 
     assert (scans, seeks) == (0, 1), "no second scan"
     with plain_offsets():
         assert body == deep_page(app, stranger, 3)[0]
+
+
+def test_a_deep_page_reads_the_lists_generations_once(app, small_steps, stranger, mixed_list, monkeypatch):
+    """The checkpoints and the kept items of one request share one read of (site, list:images)."""
+    path = "/api/images/?limit=2&offset=4"
+    first = stranger.get(path).data
+    read = []
+    generations = checkpoints.generations_made_if_missing
+    monkeypatch.setattr(checkpoints, "generations_made_if_missing", lambda scopes: read.append(scopes) or
+                        generations(scopes))
+    assert stranger.get(path).data == first
+    assert read == [["site", "list:images"]]

@@ -1,28 +1,38 @@
-"""Each image's JSON is kept between list requests while nothing it shows changed (webapp/api/fragments.py).
+"""Each image's and collection's JSON is kept between list requests while nothing it shows changed.
 
-Kept per image, stamped with its collection's generation of the page cache: a change to an image, its
-stats, its artifacts or its collection is in the next answer; other collections' images are not built again.
+Kept per item (webapp/api/fragments.py), stamped with its collection's generation of the page cache: a
+change to an image, its stats, its artifacts or its collection (or to a user, for the collections' owners)
+is in the next answer; other collections' items are not built again.
 """
 
 import pytest
 
-from webapp.api import image_routes
+from webapp.api import checkpoints, collection_routes, fragments, image_routes
 from webapp.extensions import db
-from webapp.models import Artifact, Image, ImageStats
+from webapp.models import Artifact, Image, ImageStats, User
+
+
+def builds(monkeypatch, module, name):
+    """The ids of the rows ``module.name`` serialises from now on (not taken from the kept JSON)."""
+    ids = []
+    serialise = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda row: ids.append(row.id) or serialise(row))
+    return ids
 
 
 @pytest.fixture
 def built(monkeypatch):
-    """The ids of the images the lists serialised (not taken from the kept JSON)."""
-    ids = []
-    serialise = image_routes.image_json
-    monkeypatch.setattr(image_routes, "image_json", lambda image: ids.append(image.id) or serialise(image))
-    return ids
+    return builds(monkeypatch, image_routes, "image_json")
 
 
-def listed(caller):
+@pytest.fixture
+def collections_built(monkeypatch):
+    return builds(monkeypatch, collection_routes, "collection_json")
+
+
+def listed(caller, path="/api/images/"):
     """The list as a token caller reads it: built for them (a visitor's copy would hide the building)."""
-    answer = caller.get("/api/images/")
+    answer = caller.get(path)
     assert answer.status_code == 200
     return answer
 
@@ -76,3 +86,63 @@ def test_with_the_page_cache_off_nothing_is_kept(app, owner, stored_image, built
     listed(owner)
     assert built == [image, image]
     assert app.extensions.get("api_image_json", {}) == {}
+
+
+def listed_collections(caller):
+    page = listed(caller, "/api/collections/").get_json()
+    return {item["id"]: item for item in page["results"]}, page["count"]
+
+
+def test_collections_are_kept_until_they_or_their_owner_change(app, owner, stranger, collections_built):
+    mine, other = owner.new_collection("Mine")["id"], stranger.new_collection("Other")["id"]
+    listed_collections(owner)
+    collections_built.clear()
+    assert listed_collections(stranger) == listed_collections(owner)
+    assert collections_built == [], "the second and third lists reuse the kept bytes"
+    assert owner.patch(f"/api/collections/{mine}/", json={"description": "new words"}).status_code == 200
+    collections_built.clear()
+    results, count = listed_collections(stranger)
+    assert results[mine]["description"] == "new words" and count == 2
+    assert collections_built == [mine], "the other collection stays kept"
+    with app.app_context():
+        db.session.get(User, owner.id).public_name = "Dr Renamed"
+        db.session.commit()
+    collections_built.clear()
+    results, _ = listed_collections(stranger)
+    assert results[mine]["owner_name"] == "Dr Renamed"
+    assert sorted(collections_built) == sorted([mine, other]), "a user's change may show on every collection"
+
+
+def test_a_collection_made_private_leaves_the_list_and_the_count(app, owner, stranger, client, collections_built):
+    mine, other = owner.new_collection("Mine")["id"], stranger.new_collection("Other")["id"]
+    assert set(listed_collections(stranger)[0]) == {mine, other}
+    assert owner.patch(f"/api/collections/{mine}/", json={"private": True}).status_code == 200
+    for caller in (stranger, client):
+        results, count = listed_collections(caller)
+        assert set(results) == {other} and count == 1
+    third = owner.new_collection("Third")["id"]
+    assert listed_collections(stranger)[1] == 2 and set(listed_collections(stranger)[0]) == {other, third}
+
+
+def test_an_unchanged_public_list_reads_two_generations_not_one_per_collection(app, owner, stored_image, built,
+                                                                                 monkeypatch):
+    collections = [owner.new_collection(f"c{n}")["id"] for n in range(3)]
+    ids = [stored_image(collection, name=f"map {n}") for n, collection in enumerate(collections)]
+    read = []
+    generations = fragments.generations_made_if_missing
+    for module in (fragments, checkpoints):
+        monkeypatch.setattr(module, "generations_made_if_missing", lambda scopes: read.append(scopes) or
+                            generations(scopes))
+    listed(owner)
+    listed(owner)
+    read.clear()
+    built.clear()
+    assert [item["id"] for item in listed(owner).get_json()["results"]] == ids
+    assert read == [["site", "list:images"]] and built == []
+    with app.app_context():
+        db.session.get(Image, ids[1]).name = "renamed"
+        db.session.commit()
+    read.clear()
+    assert listed(owner).get_json()["results"][1]["name"] == "renamed"
+    assert len(read) == 2 and f"collection:{collections[0]}" in read[1], "a new list generation: each collection's"
+    assert built == [ids[1]]

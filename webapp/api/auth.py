@@ -11,9 +11,11 @@ from flask_security import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from ..callers import presented_secret, user_for_secret
-from ..extensions import csrf
+from ..callers import presented_secret
+from ..extensions import csrf, db
+from ..models import User
 from . import bp
+from .tokens import listen_for_token_changes, token_caller
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -25,14 +27,15 @@ class NotAuthenticated(Unauthorized):
         return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Token realm="api"')]
 
 
-def token_user(secret):
-    """The active user owning this token, or a 401 in DRF's words."""
+def token_caller_or_401(secret):
+    """(user id, user or None) of the active user owning this token (``tokens.token_caller``), or a 401 in DRF's
+    words."""
     if not secret or " " in secret:
         raise NotAuthenticated("Invalid token header. No credentials provided.")
-    user = user_for_secret(secret)
-    if user is None:
+    caller = token_caller(secret)
+    if caller is None:
         raise NotAuthenticated("Invalid token.")
-    return user
+    return caller
 
 
 def defers_csrf(view):
@@ -53,10 +56,10 @@ def check_session_csrf():
 
 @bp.before_request
 def authenticate():
-    g.api_user, g.api_auth = None, None
+    g.api_user, g.api_user_id, g.api_auth = None, None, None
     secret = presented_secret()
     if secret is not None:
-        g.api_user, g.api_auth = token_user(secret), "token"
+        (g.api_user_id, g.api_user), g.api_auth = token_caller_or_401(secret), "token"
     elif current_user.is_authenticated:
         g.api_user, g.api_auth = current_user._get_current_object(), "session"
     view = current_app.view_functions.get(request.endpoint)
@@ -65,8 +68,18 @@ def authenticate():
 
 
 def api_user():
-    """The caller's user, or None for an anonymous caller."""
-    return g.get("api_user")
+    """The caller's user, or None for an anonymous caller; a kept token's user is loaded when first asked for."""
+    user = g.get("api_user")
+    if user is None and g.get("api_user_id") is not None:
+        user = g.api_user = db.session.get(User, g.api_user_id)
+        if user is None:  # deleted since its token was checked
+            raise NotAuthenticated("Invalid token.")
+    return user
+
+
+def is_anonymous():
+    """Whether nobody is authenticated (without loading a kept token's user)."""
+    return g.get("api_auth") is None
 
 
 def require_user():
@@ -75,3 +88,6 @@ def require_user():
     if user is None:
         raise NotAuthenticated()
     return user
+
+
+bp.record_once(lambda state: listen_for_token_changes())

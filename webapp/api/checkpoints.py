@@ -21,7 +21,7 @@ import time
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from ..extensions import db
 from ..pagecache import SITE, generations_made_if_missing
@@ -50,7 +50,21 @@ def kept_checkpoints():
 
 
 def current_stamp(scope):
-    """The generations the checkpoints of a list in this scope depend on, or None when they cannot be read."""
+    """The generations of ``site`` and a list's scope (what the checkpoints of a public list, and its kept items'
+    JSON, depend on), or None when they cannot be read.
+
+    Read once per request: the checkpoints and the kept items of one page then cost one round trip, and the
+    stamp is still read before any of the rows it stands for.
+    """
+    if not has_request_context():
+        return read_stamp(scope)
+    stamps = g.setdefault("api_list_stamps", {})
+    if scope not in stamps:
+        stamps[scope] = read_stamp(scope)
+    return stamps[scope]
+
+
+def read_stamp(scope):
     if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
         return None
     try:

@@ -10,14 +10,14 @@ from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
-from ..pagecache import COLLECTIONS_LIST, shared_with_visitors
+from ..pagecache import COLLECTIONS_LIST, kept_while_current, shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
 from .auth import check_session_csrf, defers_csrf, require_user
 from .errors import field_error
 from .lookup import IMAGE_LOADING, editable_collection, sees_unfinished_images, visible_collection
-from .paging import page_of
+from .paging import count_of, page_of
 from .parsing import Invalid, body_fields, checked_string, collection_fields, image_fields
 from .serializers import collection_json, image_json, json_safe
 
@@ -65,11 +65,16 @@ def created(payload, url):
 @bp.route("/collections/", methods=["GET", "POST"], **SLASHLESS)
 @shared_with_visitors
 def collections():
+    """Public collections, oldest first; the unfiltered list's total is kept while its generation lasts (the
+    number the web list shows), and a deep offset starts from a kept checkpoint."""
     if request.method == "POST":
         return create_collection()
-    unfiltered = not any(parameter in request.args for parameter in ("name", "DOI", "owner"))
-    checkpoints = ("api.collections", COLLECTIONS_LIST) if unfiltered else None
-    return page_of(filtered_public_collections(), collection_json, model=Collection, checkpoints=checkpoints)
+    query = filtered_public_collections()
+    if any(parameter in request.args for parameter in ("name", "DOI", "owner")):
+        return page_of(query, collection_json, model=Collection, list_scope=COLLECTIONS_LIST)
+    count = kept_while_current("api_public_collection_count", [COLLECTIONS_LIST], lambda: count_of(query))
+    return page_of(query, collection_json, count=count, model=Collection,
+                   checkpoints=("api.collections", COLLECTIONS_LIST), list_scope=COLLECTIONS_LIST)
 
 
 def create_collection():

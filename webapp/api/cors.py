@@ -11,7 +11,7 @@ opens.
 from flask import g, request
 
 from . import bp
-from .auth import api_user
+from .auth import is_anonymous
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -26,7 +26,7 @@ def open_to_other_sites():
     return (
         request.method in READ_METHODS
         and "Authorization" not in request.headers
-        and api_user() is None
+        and is_anonymous()
         and not g.get("api_private_data", False)
     )
 

@@ -32,9 +32,10 @@ def images():
     query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
     region = clean_region(request.args.get("region"))
     if region:
-        return page_of(query.where(in_region(region)), image_json, model=Image)
+        return page_of(query.where(in_region(region)), image_json, model=Image, list_scope=IMAGES_LIST)
     count = kept_while_current("public_ready_count", [IMAGES_LIST], Image.public_ready_count)
-    return page_of(query, image_json, count=count, model=Image, checkpoints=("api.images", IMAGES_LIST))
+    return page_of(query, image_json, count=count, model=Image, checkpoints=("api.images", IMAGES_LIST),
+                   list_scope=IMAGES_LIST)
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)

@@ -2,7 +2,7 @@
 
 A page costs one COUNT and one query of ``limit`` rows ordered by an indexed
 column; the caller passes loader options so that serialising a row needs no
-further query.
+further query. The answer is joined from each item's encoded JSON (``encoding.list_answer``).
 """
 
 from urllib.parse import urlencode
@@ -12,10 +12,10 @@ from flask import current_app, request, url_for
 
 from ..extensions import db
 from ..keyset import deferred_page
-from ..models import Image
 from ..numbers import ascii_integer
 from .checkpoints import from_checkpoint
-from .fragments import page_json
+from .encoding import encoded, list_answer
+from .fragments import page_fragments, page_keys
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -53,36 +53,39 @@ def count_of(query):
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
 
 
-def page_of(query, serialize, count=None, model=None, checkpoints=None):
+def page_of(query, serialize, count=None, model=None, checkpoints=None, list_scope=None):
     """One page of the query's rows, serialised, with the total and the links to the neighbouring pages.
 
-    With ``model=Image`` (the image lists), the offset is walked over the ids alone (``keyset.deferred_page``),
-    and each image's JSON is kept between requests while what it shows is unchanged (``fragments.page_json``).
-    With ``checkpoints=(name, scope)`` (a public list of ``model`` in id order, the same for every caller), a
-    deep offset starts from the nearest kept checkpoint (``checkpoints.from_checkpoint``): it walks fewer than
-    ``checkpoints.STEP`` rows whatever its depth.
+    With ``model`` (``Image`` or ``Collection``: the public lists and a collection's images), the offset is
+    walked over the ids alone (``keyset.deferred_page``), and each item's encoded JSON is kept between
+    requests while what it shows is unchanged (``fragments.page_fragments``; ``list_scope`` names a public
+    list's page-cache scope, which lets a page of unchanged items read two generations). With ``checkpoints=(name,
+    scope)`` (a public list of ``model`` in id order, the same for every caller), a deep offset starts from
+    the nearest kept checkpoint (``checkpoints.from_checkpoint``): it walks fewer than ``checkpoints.STEP``
+    rows whatever its depth.
     """
     limit, offset = page_window()
     total = count_of(query) if count is None else count
     rows_query, rows_offset = query, offset
     if checkpoints is not None:
         rows_query, rows_offset = from_checkpoint(query, model, offset, *checkpoints)
-    if model is Image:
-        results = page_json(query, page_ids(rows_query, limit, rows_offset), serialize)
+    if model is not None:
+        pairs = page_pairs(rows_query, model, limit, rows_offset)
+        fragments = page_fragments(query, model, pairs, serialize, list_scope)
     else:
         rows = db.session.scalars(rows_query.limit(limit).offset(rows_offset)).unique()
-        results = [serialize(row) for row in rows]
-    return {
-        "count": total,
-        "next": page_link(limit, offset + limit) if offset + limit < total else None,
-        "previous": page_link(limit, max(offset - limit, 0)) if offset > 0 else None,
-        "results": results,
-    }
+        fragments = [encoded(serialize(row)) for row in rows]
+    return list_answer(
+        total,
+        page_link(limit, offset + limit) if offset + limit < total else None,
+        page_link(limit, max(offset - limit, 0)) if offset > 0 else None,
+        fragments,
+    )
 
 
-def page_ids(query, limit, offset):
-    """(id, collection id) of the page's images in the list's order; a deep offset walked over the ids alone."""
-    pairs = query.with_only_columns(Image.id, Image.collection_id)
+def page_pairs(query, model, limit, offset):
+    """(id, collection id) of the page's items in the list's order; a deep offset walked over the ids alone."""
+    pairs = page_keys(query, model)
     if offset > 0:
-        return deferred_page(db.session, pairs, Image, limit, offset)
+        return deferred_page(db.session, pairs, model, limit, offset)
     return db.session.execute(pairs.limit(limit)).all()
