@@ -104,6 +104,19 @@ class PatchBody:
         self._in_flight.clear()
 
 
+def request_body():
+    """The request's body stream, without werkzeug's wrapper where the server already ends it at the body's end.
+
+    gunicorn says so (``wsgi.input_terminated``); werkzeug then wraps the input only to count
+    against ``MAX_CONTENT_LENGTH``, and its wrapper (an ``io.RawIOBase``) allocates a fresh 1 MiB
+    buffer per read and copies each chunk twice more. ``PatchBody`` already refuses a chunk past
+    what remains of the upload, which is a tighter bound than ``MAX_CONTENT_LENGTH``.
+    """
+    if request.environ.get("wsgi.input_terminated"):
+        return request.environ["wsgi.input"]
+    return request.stream
+
+
 @contextmanager
 def idle_timeout(seconds):
     """Make the request's socket give up on a client silent for ``seconds`` (under gunicorn; elsewhere nothing)."""
