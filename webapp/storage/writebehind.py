@@ -12,7 +12,7 @@ class WriteBehind:
     """A writable wrapper around an open file: chunks are written on a thread, ``fdatasync`` started on another.
 
     Copying a chunk into the page cache is the largest cost of a tus PATCH on the web worker's CPU
-    (``docs/performance.md``, "tus: the request thread only reads"); on the request thread it came
+    (``docs/performance.md``, decision 0023); on the request thread it came
     on top of reading the socket. Here it runs on the second core while the next chunk arrives, as
     a multipart upload's staging file does. At most ``IN_FLIGHT`` chunks wait, so memory stays flat;
     a chunk is an immutable ``bytes``, handed over without a copy. After a write fails no later chunk
@@ -62,9 +62,9 @@ class WriteBehind:
     def _sync_and_drop(self, end):
         """On the sync thread: the bytes up to ``end`` onto the disk, then out of the page cache.
 
-        A page the kernel must find for the next chunk is then one of ours, just freed, instead of
-        one reclaimed from a full page cache by the writing thread: that reclaim was most of the
-        time copying a chunk into the page cache took (``docs/performance.md``).
+        The next chunks are then copied into pages just freed, which is cheap, instead of pages the
+        kernel takes from a full page cache, which made that copy most of a PATCH's CPU
+        (``docs/performance.md``, decision 0023).
         """
         os.fdatasync(self.fd)
         if DROP_FROM_CACHE is not None:
