@@ -1,8 +1,9 @@
 """Appended bytes written to the disk on threads while more arrive, so the request thread only reads (0023)."""
 
 import os
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+
+from .handoff import Handoff
 
 #: ``posix_fadvise`` where the platform has it (Linux does; elsewhere synced bytes simply stay cached).
 DROP_FROM_CACHE = getattr(os, "posix_fadvise", None)
@@ -29,15 +30,11 @@ class WriteBehind:
         self.target, self.fd = target, target.fileno()
         self.pending, self.flushing, self.failed = 0, None, False
         self.written_to = self.dropped_to = os.fstat(self.fd).st_size
-        self.writes = deque()
-        self.writer = self.syncer = None
+        self.writer = Handoff("write-behind", self.IN_FLIGHT)
+        self.syncer = None
 
     def write(self, chunk):
-        if self.writer is None:
-            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
-        if len(self.writes) >= self.IN_FLIGHT:
-            self.writes.popleft().result()
-        self.writes.append(self.writer.submit(self._write, chunk))
+        self.writer.submit(self._write, chunk)
 
     def _write(self, chunk):
         """On the writer thread: the chunk into the file, unless an earlier one failed."""
@@ -73,8 +70,7 @@ class WriteBehind:
 
     def wait(self):
         """Return once every chunk handed over is in the file and no fdatasync runs; raise what failed."""
-        while self.writes:
-            self.writes.popleft().result()
+        self.writer.settle()
         if self.flushing is not None:
             self.flushing.result()
             self.flushing = None
@@ -83,6 +79,6 @@ class WriteBehind:
         return self
 
     def __exit__(self, *exc):
-        for pool in (self.writer, self.syncer):
-            if pool is not None:
-                pool.shutdown(wait=True)
+        self.writer.close()
+        if self.syncer is not None:
+            self.syncer.shutdown(wait=True)
