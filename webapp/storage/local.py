@@ -84,9 +84,11 @@ class LocalStorage(StagedWrites):
             try:
                 return copy_limited(stream, behind, max_bytes)
             finally:
-                target.flush()
-                behind.wait()
-                os.fsync(target.fileno())
+                try:
+                    behind.wait()
+                finally:
+                    target.flush()
+                    os.fsync(target.fileno())
 
     def promote(self, partial_key, key, known_sha256=None):
         """Turn a finished partial object into a stored one, hashing it on the way.

@@ -3,8 +3,8 @@
 import hashlib
 import os
 import tempfile
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+
+from .handoff import Handoff
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -34,8 +34,7 @@ class StagingFile:
         self._file = tempfile.NamedTemporaryFile(dir=folder, prefix="incoming-", delete=True)
         self._hash = hashlib.sha256() if hashed else None
         self._block = bytearray()
-        self._writer = None
-        self._in_flight = deque()
+        self._writer = Handoff("staging", self.IN_FLIGHT)
         self.size = 0
         self.max_bytes = max_bytes
         self.name = self._file.name
@@ -51,11 +50,7 @@ class StagingFile:
 
     def _hand_over_block(self):
         block, self._block = bytes(self._block), bytearray()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging")
-        if len(self._in_flight) >= self.IN_FLIGHT:
-            self._in_flight.popleft().result()
-        self._in_flight.append(self._writer.submit(self._store, block))
+        self._writer.submit(self._store, block)
 
     def _store(self, block):
         if self._hash is not None:
@@ -64,8 +59,7 @@ class StagingFile:
 
     def _settle(self):
         """Wait until every byte written so far is hashed and in the file."""
-        while self._in_flight:
-            self._in_flight.popleft().result()
+        self._writer.settle()
         if self._block:
             block, self._block = bytes(self._block), bytearray()
             self._store(block)
@@ -103,10 +97,7 @@ class StagingFile:
 
     def close(self):
         """Close without raising for blocks that failed: the file is being given up anyway."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True, cancel_futures=True)
-            self._writer = None
-        self._in_flight.clear()
+        self._writer.close()
         self._file.close()
 
     @property

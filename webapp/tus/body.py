@@ -14,14 +14,13 @@ while the body arrives, the body itself keeps the claim honest:
 
 import hashlib
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from flask import current_app, request
 from werkzeug.exceptions import ClientDisconnected
 
 from ..storage import TooLarge
+from ..storage.handoff import Handoff
 
 RENEW_EVERY = 20.0
 READ_SIZE = 1024 * 1024
@@ -39,8 +38,7 @@ class PatchBody:
         self._stream = stream
         self.max_bytes = max_bytes
         self._hash = hashlib.sha256() if hashed else None
-        self._hasher = None
-        self._in_flight = deque()
+        self._hasher = Handoff("tus-hash", HASHES_IN_FLIGHT)
         self._renew = None
         self._renewed_at = time.monotonic()
         self.size = 0
@@ -79,13 +77,8 @@ class PatchBody:
         return True
 
     def _hash_later(self, chunk):
-        if self._hash is None or not chunk:
-            return
-        if self._hasher is None:
-            self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-hash")
-        if len(self._in_flight) >= HASHES_IN_FLIGHT:
-            self._in_flight.popleft().result()
-        self._in_flight.append(self._hasher.submit(self._hash.update, chunk))
+        if self._hash is not None and chunk:
+            self._hasher.submit(self._hash.update, chunk)
 
     @property
     def hashed(self):
@@ -93,15 +86,24 @@ class PatchBody:
 
     @property
     def sha256(self):
-        while self._in_flight:
-            self._in_flight.popleft().result()
+        self._hasher.settle()
         return self._hash.hexdigest()
 
     def close(self):
-        if self._hasher is not None:
-            self._hasher.shutdown(wait=True, cancel_futures=True)
-            self._hasher = None
-        self._in_flight.clear()
+        self._hasher.close()
+
+
+def request_body():
+    """The request's body stream, without werkzeug's wrapper where the server already ends it at the body's end.
+
+    gunicorn says so (``wsgi.input_terminated``); werkzeug then wraps the input only to count
+    against ``MAX_CONTENT_LENGTH``, and its wrapper (an ``io.RawIOBase``) allocates a fresh 1 MiB
+    buffer per read and copies each chunk twice more. ``PatchBody`` already refuses a chunk past
+    what remains of the upload, which is a tighter bound than ``MAX_CONTENT_LENGTH``.
+    """
+    if request.environ.get("wsgi.input_terminated"):
+        return request.environ["wsgi.input"]
+    return request.stream
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from ..numbers import ascii_whole_number
 from ..storage import TooLarge
 from ..urls import absolute_url
 from . import bp, protocol, resumable
-from .body import PatchBody, idle_timeout
+from .body import PatchBody, idle_timeout, request_body
 
 
 @bp.after_request
@@ -98,7 +98,7 @@ def append_body(upload):
     """
     if request.content_length == 0:
         return upload
-    body = PatchBody(request.stream, hashed=upload.offset == 0, max_bytes=upload.length - upload.offset)
+    body = PatchBody(request_body(), hashed=upload.offset == 0, max_bytes=upload.length - upload.offset)
     try:
         with idle_timeout(current_app.config["TUS_IDLE_SECONDS"]):
             return resumable.append_body(upload, body)
