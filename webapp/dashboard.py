@@ -14,6 +14,7 @@ from flask import current_app
 from .extensions import db
 from .heartbeats import recent_workers
 from .models import Artifact, Image, Upload, utcnow
+from .pagecache import no_shared_cache
 
 PERCENTILES = (50, 90, 99)
 MAX_TIMED_IMAGES = 20000
@@ -108,7 +109,7 @@ def workers_alive():
 
 
 def heartbeat_workers():
-    if current_app.config.get("CACHE_TYPE") == "NullCache":
+    if no_shared_cache():
         return None
     try:
         return recent_workers()

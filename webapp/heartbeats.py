@@ -12,6 +12,7 @@ import threading
 import time
 
 from .extensions import cache
+from .pagecache import no_shared_cache
 
 PREFIX = "worker-heartbeat:"
 REGISTRY = "worker-heartbeats"
@@ -34,7 +35,7 @@ def recent_workers() -> list[str]:
 def start_beating(app, name: str) -> threading.Thread | None:
     """A daemon thread beating for ``name`` while the worker runs; None when beats are switched off."""
     period = app.config["WORKER_HEARTBEAT_SECONDS"]
-    if period <= 0 or app.config.get("CACHE_TYPE") == "NullCache":
+    if period <= 0 or no_shared_cache(app):
         return None
 
     def run():

@@ -63,6 +63,11 @@ def init_page_cache(app):
         event.listen(Session, "after_rollback", forget_changes)
 
 
+def no_shared_cache(app=None):
+    """Whether ``PAGE_CACHE_URL=off``: no generation is kept anywhere, so nothing stamped with one can be reused."""
+    return (app or current_app).config.get("CACHE_TYPE") == "NullCache"
+
+
 def collection_scope(collection_id):
     return f"collection:{collection_id}"
 

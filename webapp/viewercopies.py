@@ -25,7 +25,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from .access import SHARES_KEY
-from .pagecache import ANY, SITE, depends_on, generations_made_if_missing
+from .pagecache import ANY, SITE, depends_on, generations_made_if_missing, no_shared_cache
 
 #: Stands for the CSRF token in kept HTML; random per process, so no text a user typed can equal it.
 TOKEN_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
@@ -58,7 +58,7 @@ def copy_key():
     reload does, or no shared cache to stamp it with)."""
     if request.method not in ("GET", "HEAD") or FLASHES_KEY in session or request.cache_control.no_cache:
         return None
-    if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
+    if no_shared_cache():
         return None
     return address(), viewer()
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_request_context
 
 from ..extensions import db
-from ..pagecache import SITE, generations_made_if_missing
+from ..pagecache import SITE, generations_made_if_missing, no_shared_cache
 
 #: Every STEP-th row's id is kept: a deep offset walks at most STEP - 1 rows past its checkpoint.
 STEP = 1000
@@ -65,7 +65,7 @@ def current_stamp(scope):
 
 
 def read_stamp(scope):
-    if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: a stamp would never match
+    if no_shared_cache():
         return None
     try:
         return tuple(generations_made_if_missing([SITE, scope]).values())

@@ -17,7 +17,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Collection, Image
-from ..pagecache import SITE, collection_scope, generations_made_if_missing
+from ..pagecache import SITE, collection_scope, generations_made_if_missing, no_shared_cache
 from .checkpoints import current_stamp
 from .encoding import encoded
 
@@ -41,7 +41,7 @@ def page_keys(query, model):
 
 def page_stamps(pairs):
     """Each item's stamp (the site's and its collection's generations), or None when they cannot be read."""
-    if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off: nothing could ever match
+    if no_shared_cache():
         return None
     scopes = [SITE, *{collection_scope(collection_id) for _, collection_id in pairs}]
     try:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..callers import LAST_USED_RESOLUTION, user_for_secret
 from ..models import ApiToken, User
 from ..models.base import hash_token
-from ..pagecache import generations_made_if_missing, new_generations
+from ..pagecache import generations_made_if_missing, new_generations, no_shared_cache
 
 TOKENS = "api-tokens"
 CHANGED = "neurodrop_api_tokens_changed"
@@ -47,7 +47,7 @@ def kept_tokens():
 
 def tokens_generation():
     """The current generation of the tokens, or None when there is no shared cache or it cannot be read."""
-    if current_app.config.get("CACHE_TYPE") == "NullCache":  # PAGE_CACHE_URL=off
+    if no_shared_cache():
         return None
     try:
         return generations_made_if_missing([TOKENS])[TOKENS]
