@@ -206,6 +206,7 @@ class Config:
         self.CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", f"sqla+sqlite:///{folder / 'broker.sqlite'}")
         self.PROCESSING_SOFT_TIME_LIMIT = env_int("PROCESSING_SOFT_TIME_LIMIT", 600)
         self.PROCESSING_TIME_LIMIT = env_int("PROCESSING_TIME_LIMIT", 660)
+        self.PROCESSING_SECONDS_PER_GIB = env_int("PROCESSING_SECONDS_PER_GIB", 300)
         self.WORKER_MAX_MEMORY_KB = env_int("WORKER_MAX_MEMORY_KB", 8 * 1024 * 1024)
         self.WORKER_ADDRESS_SPACE_MB = env_int("WORKER_ADDRESS_SPACE_MB", 0)
         self.MAIL_MAX_RETRIES = env_int("MAIL_MAX_RETRIES", 50)
@@ -284,9 +285,12 @@ class Config:
         return settings
 
     def broker_transport_options(self):
-        """Redis redelivers an unacknowledged task after this long; kombu's SQL transport polls faster (sqlbroker)."""
+        """Redis redelivers an unacknowledged task after the longest run a file may earn (timelimits);
+        kombu's SQL transport polls faster (sqlbroker)."""
         if self.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-            return {"visibility_timeout": self.PROCESSING_TIME_LIMIT + 60}
+            from .processing.timelimits import longest_run_seconds
+
+            return {"visibility_timeout": longest_run_seconds(vars(self)) + 60}
         if self.CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
             from . import sqlbroker
 

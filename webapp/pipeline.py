@@ -35,12 +35,13 @@ def queue_processing(image_ids):
     A broker that is down leaves the image ``uploaded``; the periodic sweep sends
     it again, so an upload is never lost between the web tier and the queue.
     """
-    from webapp.processing.tasks import process_image
+    from webapp.processing.timelimits import send_to_workers
 
+    sizes = dict(db.session.execute(sa.select(Image.id, Image.file_size).where(Image.id.in_(image_ids))).all())
     for image_id in image_ids:
         sent_at = utcnow()
         try:
-            process_image.delay(image_id)
+            send_to_workers(image_id, sizes.get(image_id, 0), current_app.config)
         except Exception:
             current_app.logger.exception("could not queue image %s; the sweep will retry", image_id)
             continue

@@ -150,7 +150,7 @@ def test_broker_down_leaves_the_image_uploaded_for_the_sweep(app, stored_image, 
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.process_image, "delay", refuse)
+    monkeypatch.setattr(tasks.process_image, "apply_async", refuse)
     image_id = stored_image()
     with app.app_context():
         queue_processing([image_id])

@@ -25,6 +25,7 @@ from webapp.storage import artifact_key
 from workers import copies, nifti, series, similarity
 
 from .emails import queue_notification
+from .timelimits import limit_of_current_run
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +256,9 @@ def drop_pictures_of_deleted_image(image_id, stored_pictures):
 
 
 def too_slow(config):
-    """The reason given when the soft time limit stops a run, whichever step it was in."""
-    limit = config["PROCESSING_SOFT_TIME_LIMIT"]
-    return f"Processing took longer than the {limit} s allowed; the file may be too large."
+    """The reason given when the soft time limit stops a run, whichever step it was in: the run's own limit."""
+    limit = limit_of_current_run(process_image.request, config)
+    return f"Processing took longer than the {limit} s allowed for a file of this size; the file may be too large."
 
 
 def outcome_of(image_id, path, map_type=None, volumes_sink=None):

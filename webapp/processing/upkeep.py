@@ -11,17 +11,21 @@ from webapp.models import Image, Upload, utcnow
 from webapp.quota import forget_stale_reservations
 
 from .emails import notify_task_silence, queue_notification
-from .tasks import process_image
+from .timelimits import send_to_workers, stuck_after_seconds
 
 
 @shared_task
 def sweep_stuck_images():
-    """Re-queue images stuck before a final state past the deadline; fail them after too many attempts."""
+    """Re-queue images stuck before a final state past the deadline; fail them after too many attempts.
+
+    A large file's deadline is later by the time its run may take (``timelimits``): a long series still being
+    read is not sent to a second worker, nor failed for "attempts" that were one run.
+    """
     config = current_app.config
     deadline = utcnow() - timedelta(seconds=config["STUCK_AFTER_SECONDS"])
-    stuck = db.session.scalars(
+    stuck = [image for image in db.session.scalars(
         sa.select(Image).where(Image.status.in_(Image.PENDING_STATUSES), Image.status_changed_at < deadline)
-    ).all()
+    ) if past_its_deadline(image, config)]
     requeue = []
     for image in stuck:
         if image.attempts >= config["MAX_PROCESSING_ATTEMPTS"]:
@@ -37,10 +41,16 @@ def sweep_stuck_images():
     for image in stuck:
         if image.status == Image.FAILED:
             queue_notification(image.id)
-    for image_id in requeue:
-        process_image.delay(image_id)
+    for image in stuck:
+        if image.id in requeue:
+            send_to_workers(image.id, image.file_size, config)
     unsent = [image_id for image_id in unsent_notifications(deadline) if queue_notification(image_id)]
     return {"requeued": requeue, "failed": [i.id for i in stuck if i.status == Image.FAILED], "unsent": unsent}
+
+
+def past_its_deadline(image, config):
+    """Whether the image has waited longer than a run over its file may take."""
+    return image.status_changed_at < utcnow() - timedelta(seconds=stuck_after_seconds(image.file_size, config))
 
 
 def unsent_notifications(deadline):
