@@ -11,6 +11,15 @@ from .staging import StagingFile, append_staged_file
 from .writebehind import WriteBehind
 
 
+def sync_folder(folder):
+    """The folder's entries onto the disk (a new name is durable only once its folder is)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalStorage(StagedWrites):
     """Files under one folder, written atomically (a temporary file, then a rename)."""
 
@@ -28,10 +37,16 @@ class LocalStorage(StagedWrites):
         return self.root / checked_key(key)
 
     def commit(self, staged, key):
-        staged.flush()
+        """Link the staged bytes under the key once they and the new name are on the disk.
+
+        The caller acknowledges the upload (and commits its row) right after: a crash then must not
+        leave a row whose file is empty or missing.
+        """
+        staged.sync()
         target = self.path_for(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(staged.name, target)
+        sync_folder(target.parent)
         staged.close()
         return StoredObject(key, staged.size, staged.sha256)
 

@@ -6,6 +6,9 @@ import tempfile
 
 from .handoff import Handoff
 
+#: ``posix_fadvise`` where the platform has it (Linux does; elsewhere the commit's fsync writes everything).
+DROP_FROM_CACHE = getattr(os, "posix_fadvise", None)
+
 CHUNK_SIZE = 1024 * 1024
 
 
@@ -29,12 +32,14 @@ class StagingFile:
 
     BLOCK = 1024 * 1024
     IN_FLIGHT = 4
+    WRITEBACK_EVERY = 32 * 1024 * 1024
 
     def __init__(self, folder, max_bytes=None, hashed=True):
         self._file = tempfile.NamedTemporaryFile(dir=folder, prefix="incoming-", delete=True)
         self._hash = hashlib.sha256() if hashed else None
         self._block = bytearray()
         self._writer = Handoff("staging", self.IN_FLIGHT)
+        self._stored = self._written_back = 0
         self.size = 0
         self.max_bytes = max_bytes
         self.name = self._file.name
@@ -56,6 +61,27 @@ class StagingFile:
         if self._hash is not None:
             self._hash.update(block)
         self._file.write(block)
+        self._stored += len(block)
+        if self._stored - self._written_back >= self.WRITEBACK_EVERY:
+            self._start_writeback()
+
+    def _start_writeback(self):
+        """Start writing what is stored to the disk, without waiting for it.
+
+        The commit's ``fdatasync`` (the upload is acknowledged only once its bytes are on the disk) then
+        waits for the last few blocks, not for the whole file. On Linux ``POSIX_FADV_DONTNEED`` starts the
+        writeback of dirty pages and drops the clean ones, so a large upload also leaves the page cache.
+        """
+        if DROP_FROM_CACHE is None:
+            return
+        self._file.flush()
+        DROP_FROM_CACHE(self._file.fileno(), 0, self._stored, os.POSIX_FADV_DONTNEED)
+        self._written_back = self._stored
+
+    def sync(self):
+        """Every byte written so far onto the disk (before the file is committed under a key)."""
+        self.flush()
+        os.fdatasync(self._file.fileno())
 
     def _settle(self):
         """Wait until every byte written so far is hashed and in the file."""
