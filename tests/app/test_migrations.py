@@ -88,3 +88,27 @@ def test_sqlite_rebuild_keeps_every_row_and_never_reuses_ids(tmp_path, monkeypat
         downgrade(revision="1156efcfbb5a")
         assert db.session.scalar(sa.text("SELECT count(*) FROM image")) == 2
         db.engine.dispose()
+
+
+def test_a_migrated_sqlite_site_keeps_the_search_index_triggers(tmp_path, monkeypatch):
+    """A later migration that rebuilds ``image`` or ``collection`` on SQLite (batch mode copies the table)
+    drops the FTS5 triggers with the old table; searches would then miss every map added after it."""
+    if USES_POSTGRES:
+        return
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+
+    def search_objects(url, make):
+        monkeypatch.setenv("DATABASE_URL", url)
+        app = create_app(TestConfig())
+        with app.app_context():
+            make()
+            found = set(db.session.execute(sa.text(
+                "SELECT type, name, tbl_name FROM sqlite_master "
+                "WHERE type = 'trigger' OR sql LIKE 'CREATE VIRTUAL TABLE%'")).all())
+            db.engine.dispose()
+        return found
+
+    migrated = search_objects(f"sqlite:///{tmp_path}/migrated.db", upgrade)
+    created = search_objects(f"sqlite:///{tmp_path}/created.db", db.create_all)
+    assert {kind for kind, _, _ in created} == {"table", "trigger"}
+    assert migrated == created

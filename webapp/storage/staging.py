@@ -37,7 +37,7 @@ class StagingFile:
     def __init__(self, folder, max_bytes=None, hashed=True):
         self._file = tempfile.NamedTemporaryFile(dir=folder, prefix="incoming-", delete=True)
         self._hash = hashlib.sha256() if hashed else None
-        self._block = bytearray()
+        self._pieces, self._pending = [], 0
         self._writer = Handoff("staging", self.IN_FLIGHT)
         self._stored = self._written_back = 0
         self.size = 0
@@ -48,14 +48,16 @@ class StagingFile:
         self.size += len(data)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise TooLarge(self.max_bytes)
-        self._block += data
-        if len(self._block) >= self.BLOCK:
-            self._hand_over_block()
+        self._pieces.append(data if type(data) is bytes else bytes(data))
+        self._pending += len(data)
+        if self._pending >= self.BLOCK:
+            self._writer.submit(self._store, self._taken_block())
         return len(data)
 
-    def _hand_over_block(self):
-        block, self._block = bytes(self._block), bytearray()
-        self._writer.submit(self._store, block)
+    def _taken_block(self):
+        """The pieces written since the last block, joined (one copy; none for a single large piece)."""
+        block, self._pieces, self._pending = b"".join(self._pieces), [], 0
+        return block
 
     def _store(self, block):
         if self._hash is not None:
@@ -86,9 +88,8 @@ class StagingFile:
     def _settle(self):
         """Wait until every byte written so far is hashed and in the file."""
         self._writer.settle()
-        if self._block:
-            block, self._block = bytes(self._block), bytearray()
-            self._store(block)
+        if self._pieces:
+            self._store(self._taken_block())
 
     @property
     def hashed(self):
