@@ -7,9 +7,6 @@ its collection's name; these are read as a row and wrapped in ``ImageCard``.
 
 from types import SimpleNamespace
 
-from flask_sqlalchemy.pagination import Pagination
-
-from .extensions import db
 from .models import Image
 
 #: The columns ``image_card`` shows, in ``ImageCard``'s order; a list that shows the collection adds its name.
@@ -24,15 +21,3 @@ class ImageCard:
     def __init__(self, row):
         self.id, self.name, self.status, self.map_type, self.modality, self.collection_id = row[:6]
         self.collection = SimpleNamespace(name=row[6]) if len(row) > 6 else None
-
-
-class CardPagination(Pagination):
-    """Flask-SQLAlchemy's page over a ``select`` of card columns (each row made a card by ``shape``), with a
-    total given by the caller (a stored count, not a COUNT)."""
-
-    def _query_items(self):
-        statement = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
-        return [self._query_args["shape"](row) for row in db.session.execute(statement)]
-
-    def _query_count(self):
-        return self._query_args["total"]

@@ -4,8 +4,10 @@ rows are added between requests; and the pages visitors share are byte for byte 
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from webapp.extensions import db
+from webapp.models import Image
 
 from .seed import seed_collections, seed_images, seed_user
 from .test_lists import card_ids
@@ -72,6 +74,29 @@ def test_collection_list_walks_by_keyset_with_its_search(client, lists):
     pages = walk(client, "/collections/?sort=name&q=Collection", "collection")
     seen = [collection_id for page in pages for collection_id in page]
     assert sorted(seen) == sorted(lists["collections"]) and len(pages) == 2
+
+
+def test_a_collections_own_images_walk_by_keyset_while_maps_are_added(app, client, lists):
+    """A collection of hundreds of thousands of maps: its last page must cost what its first does (no OFFSET)."""
+    collection = lists["collections"][0]
+    with app.app_context():
+        seed_images([collection], 60, lists["owner"])
+        db.session.commit()
+        before = set(db.session.scalars(sa.select(Image.id).where(Image.collection_id == collection)))
+
+    def upload_more():
+        with app.app_context():
+            seed_images([collection], 3, lists["owner"])
+            db.session.commit()
+
+    first = client.get(f"/collections/{collection}").get_data(as_text=True)
+    assert "after=" in next_link(first) and "page=2" in next_link(first)
+    pages = walk(client, f"/collections/{collection}", "image", upload_more)
+    seen = [image_id for page in pages for image_id in page]
+    assert len(seen) == len(set(seen)) and before <= set(seen)
+    assert seen == sorted(seen), "oldest first, as before"
+    old_bookmark = client.get(f"/collections/{collection}?page=2").get_data(as_text=True)
+    assert card_ids(old_bookmark) == pages[1], "a link with page alone still works (new maps come last)"
 
 
 @pytest.mark.parametrize("url", ["/images/", "/collections/", "/images/?sort=old&after=10&page=2", "/images/1",
