@@ -208,6 +208,10 @@ def generations(scopes):
     return dict(zip(scopes, cache.get_many(*keys), strict=True))
 
 
+#: How many numbers ``kept_while_current`` keeps per process (a few hundred bytes each).
+KEPT_VALUES = 10_000
+
+
 def kept_while_current(name, scopes, compute):
     """``compute()``, kept in this process until one of the scopes' generations changes (for anyone, signed in
     or not: a site-wide number such as the image list's total). Read before computing, so never stamped too new."""
@@ -220,7 +224,10 @@ def kept_while_current(name, scopes, compute):
         return kept[1]
     value = compute()
     if None not in stamp:  # None: no shared cache (PAGE_CACHE_URL=off)
-        current_app.extensions["page_values"][name] = (stamp, value)
+        values = current_app.extensions["page_values"]
+        if len(values) >= KEPT_VALUES:  # one per collection asked about: bounded, dropped all at once
+            values.clear()
+        values[name] = (stamp, value)
     return value
 
 

@@ -10,7 +10,7 @@ from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
-from ..pagecache import COLLECTIONS_LIST, kept_while_current, shared_with_visitors
+from ..pagecache import COLLECTIONS_LIST, collection_scope, kept_while_current, shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
@@ -131,8 +131,16 @@ def collection_images(ref):
         return upload_image(editable_collection(ref))
     collection = visible_collection(ref)
     query = listed_images(collection)
-    count = collection.image_count if sees_unfinished_images(collection) else None
-    return page_of(query, image_json, count=count, model=Image)
+    return page_of(query, image_json, count=listed_count(collection, query), model=Image)
+
+
+def listed_count(collection, listed):
+    """The list's total: the stored count for its owner; for anyone else the ready, published maps, counted once
+    per generation of the collection (a COUNT over a 200,000-map collection took ~50 ms of every page)."""
+    if sees_unfinished_images(collection):
+        return collection.image_count
+    return kept_while_current(f"listed-images:{collection.id}", [collection_scope(collection.id)],
+                              lambda: count_of(listed))
 
 
 def upload_image(collection):
