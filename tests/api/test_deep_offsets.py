@@ -108,6 +108,26 @@ def test_collection_list_pages_from_checkpoints_equal_the_plain_offset(app, smal
     assert assert_same_as_plain(owner, path) == 9
 
 
+def test_a_collections_image_pages_from_checkpoints_equal_the_plain_offset(app, small_steps, owner, stranger,
+                                                                           stored_image, mixed_list):
+    """A collection of hundreds of thousands of maps: its deep offsets start from checkpoints too."""
+    first, images = mixed_list["first"], mixed_list["images"]
+    for n in range(9):
+        stored_image(first, name=f"more {n}", status=Image.PROCESSING if n % 4 == 1 else Image.READY,
+                     thumbnail=False)
+    path = f"/api/collections/{first}/images/"
+    with sql_statements(app) as seen:
+        assert assert_same_as_plain(stranger, path) == 12
+    assert any("row_number()" in s.lower() for s in seen), "the checkpoints were scanned and used"
+    change(app, Image, images[9], status=Image.READY)
+    assert assert_same_as_plain(stranger, path) == 13
+    change(app, Image, images[3], unpublished_reason="taken down")
+    assert assert_same_as_plain(stranger, path) == 12
+    assert owner.delete(f"/api/images/{images[0]}/").status_code == 204
+    assert assert_same_as_plain(stranger, path) == 11
+    assert assert_same_as_plain(owner, path) == 14, "the owner's list (every map) walks the plain offset"
+
+
 def deep_page(app, caller, offset):
     """The page at this offset, and how many checkpoint scans and pages from a checkpoint it took."""
     with sql_statements(app) as seen:

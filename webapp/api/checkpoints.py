@@ -34,6 +34,10 @@ STEP = 1000
 #: between walk the plain offset, as before checkpoints.
 RESCAN_PAUSE = 10
 
+#: How many lists' checkpoints a process keeps (the public lists, and each large collection asked about at a
+#: deep offset); past it, all are dropped at once and scanned again on demand.
+KEPT_LISTS = 1_000
+
 #: One scan at a time per process; a request that finds one under way walks the plain offset rather than wait.
 _scanning = threading.Lock()
 
@@ -100,6 +104,8 @@ def current_checkpoints(name, scope, query, model):
         started = time.monotonic()
         ids = checkpoint_ids(query, model)
         finished = time.monotonic()
+        if len(kept_checkpoints()) >= KEPT_LISTS:
+            kept_checkpoints().clear()
         kept_checkpoints()[name] = Kept(stamp, ids, finished + RESCAN_PAUSE * (finished - started))
         return ids
     finally:

@@ -127,20 +127,20 @@ def listed_images(collection):
 @defers_csrf
 @shared_with_visitors
 def collection_images(ref):
+    """A collection's maps. Its owner sees every one (the stored count); anyone else the ready, published ones,
+    the same list for all of them: its total is counted once per generation of the collection, and a deep offset
+    starts from a checkpoint (a COUNT over a 200,000-map collection took ~50 ms of every page, and its offset
+    190,000 ~70 ms more)."""
     if request.method == "POST":
         return upload_image(editable_collection(ref))
     collection = visible_collection(ref)
     query = listed_images(collection)
-    return page_of(query, image_json, count=listed_count(collection, query), model=Image)
-
-
-def listed_count(collection, listed):
-    """The list's total: the stored count for its owner; for anyone else the ready, published maps, counted once
-    per generation of the collection (a COUNT over a 200,000-map collection took ~50 ms of every page)."""
     if sees_unfinished_images(collection):
-        return collection.image_count
-    return kept_while_current(f"listed-images:{collection.id}", [collection_scope(collection.id)],
-                              lambda: count_of(listed))
+        return page_of(query, image_json, count=collection.image_count, model=Image)
+    scope = collection_scope(collection.id)
+    return page_of(query, image_json, count=kept_while_current(f"listed-images:{collection.id}", [scope],
+                                                               lambda: count_of(query)),
+                   model=Image, checkpoints=(f"api.collection-images:{collection.id}", scope))
 
 
 def upload_image(collection):
