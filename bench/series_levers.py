@@ -9,6 +9,8 @@
 * ``threads``: the CPU of each of the pass's two threads, the reader forced on (``readahead.spare_core``), for
   both files (``pass_stream``: the pass's thread while the volumes stream; ``pass_thread``: with the work
   before and after): with a core to spare the stream takes about the longer of the two;
+* ``ring-N`` (not in the default run): the pass with a ring of N buffers, how long each thread waited for the
+  other in the first 40 volumes and after;
 * ``fused``: a volume's summary and temporal sums as numba loops (one volume at a time, and four volumes per
   pass over the sums) against ``temporal.SeriesSummary.add``, thread CPU a volume, when numba can be imported
   (not a dependency either).
@@ -111,6 +113,48 @@ def threads(path: str) -> dict:
             "reader": seen.get("reader", 0.0), "rss": peak_rss_mib()}
 
 
+class _TimedQueue:
+    """A ``ReadAhead`` queue whose waits are added up, the first ``EARLY`` apart from the rest."""
+
+    EARLY = 40
+
+    def __init__(self, inner, waits: list):
+        self._inner, self._waits = inner, waits
+
+    def get(self):
+        began = time.perf_counter()
+        item = self._inner.get()
+        self._waits.append(time.perf_counter() - began)
+        return item
+
+    def put(self, item) -> None:
+        self._inner.put(item)
+
+
+def ring(path: str, depth: int) -> dict:
+    """``series.analyse`` with a ring of ``depth`` buffers, the reader forced on: how long the reader waited for a
+    free buffer (the pass behind) and the pass for a volume (the reader behind), early and later."""
+    from workers import readahead, series
+
+    readahead.spare_core = lambda: True
+    readahead.ring_depth = lambda _depth, size: max(1, min(depth, readahead.RING_BYTES // max(size, 1)))
+    reader_waits, pass_waits = [], []
+    start_reading = readahead.ReadAhead.__init__
+
+    def timed_init(self, *args, **kwargs):
+        start_reading(self, *args, **kwargs)
+        self._free, self._ready = _TimedQueue(self._free, reader_waits), _TimedQueue(self._ready, pass_waits)
+
+    readahead.ReadAhead.__init__ = timed_init
+    start = time.perf_counter()
+    with tempfile.TemporaryFile(dir=Path(path).parent) as volumes:
+        series.analyse(path, volumes_sink=volumes)
+    early = _TimedQueue.EARLY
+    return {"wall": time.perf_counter() - start, "reader_wait_early": sum(reader_waits[:early]),
+            "reader_wait_later": sum(reader_waits[early:]), "pass_wait_early": sum(pass_waits[:early]),
+            "pass_wait_later": sum(pass_waits[early:]), "rss": peak_rss_mib()}
+
+
 def fused(path: str) -> dict:
     """Thread CPU a volume: numpy's ``SeriesSummary.add`` and numba loops doing the same work."""
     import nibabel as nib
@@ -204,6 +248,8 @@ def child(kind: str, path: str) -> dict:
         return threads(path)
     if kind == "fused":
         return fused(path)
+    if kind.startswith("ring-"):
+        return ring(path, int(kind.removeprefix("ring-")))
     return inflate(kind, path)
 
 

@@ -17,6 +17,8 @@ def test_each_lever_measures_the_small_series(tmp_path):
         assert 0 < measured["pass_stream"] < measured["pass_thread"]
     fused = series_levers.run_child("fused", str(plain))
     assert fused["numpy_ms"] > 0
+    ring = series_levers.run_child("ring-2", str(gz))
+    assert ring["wall"] > 0 and ring["reader_wait_early"] >= 0 and ring["pass_wait_early"] > 0
 
 
 def test_a_lever_that_fails_is_left_out(tmp_path):
