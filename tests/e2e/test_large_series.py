@@ -21,10 +21,16 @@ def volume_at(t):
     return (base * (1 + t % 5) + t % 7).astype(np.int16)
 
 
+#: The base time limits would stop this series' run within seconds; the allowance its 8 MB file earns (decision
+#: 0034) reaches the worker with the task's message, or the run fails "took longer than the 1 s allowed".
+TIME_LIMITS = {"PROCESSING_SOFT_TIME_LIMIT": "1", "PROCESSING_TIME_LIMIT": "2", "PROCESSING_SECONDS_PER_GIB": "100000"}
+
+
 @pytest.fixture(scope="module")
 def small_worker_site(tmp_path_factory):
     site = LiveSite(tmp_path_factory.mktemp("large-series"),
-                    extra_env={"WORKER_ADDRESS_SPACE_MB": str(ADDRESS_SPACE_MB), "OPENBLAS_NUM_THREADS": "1"})
+                    extra_env={"WORKER_ADDRESS_SPACE_MB": str(ADDRESS_SPACE_MB), "OPENBLAS_NUM_THREADS": "1",
+                               **TIME_LIMITS})
     site.start()
     yield site
     site.stop()
