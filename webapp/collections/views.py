@@ -4,8 +4,9 @@ import functools
 import secrets
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, get_template_attribute, redirect, render_template, url_for
 from flask_security import auth_required, current_user
+from markupsafe import Markup
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
@@ -17,6 +18,7 @@ from ..listing import SORTS, CollectionFilters, page_number
 from ..metadata import COLLECTION_FIELDS, filled_in
 from ..models import Collection, Image, utcnow
 from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
+from ..pagefragments import Building, kept_pieces
 from ..text import multi_line, one_line
 from ..viewercopies import kept_per_viewer
 from . import bp
@@ -29,6 +31,9 @@ CARD_LOADING = (
               Collection.description, Collection.doi, Collection.owner_id),
     selectinload(Collection.owner),
 )
+#: What a collection page reads when its top is kept: who may see it, and what its title, actions and pager show.
+ACCESS_LOADING = (load_only(Collection.id, Collection.name, Collection.private, Collection.owner_id,
+                            Collection.unpublished_reason, Collection.share_token, Collection.image_count),)
 
 
 def fill_collection(collection, form):
@@ -51,17 +56,37 @@ def fill_collection(collection, form):
 @shared_with_visitors
 @kept_per_viewer
 def index():
-    """Public collections, searched and sorted; owners come in one extra query, not one per card."""
+    """Public collections, searched and sorted: the page's ids in one query, each card kept per collection and
+    generation (``pagefragments``), the cards to build read with their owners in two more."""
     depends_on(COLLECTIONS_LIST)
     filters = CollectionFilters.from_request()
-    query = filters.narrow(Collection.public_query().options(*CARD_LOADING))
+    query = filters.narrow(Collection.public_query())
     count = functools.partial(capped_count, db.session, query)
     if not filters.q:
         total = functools.partial(db.session.scalar, sa.select(sa.func.count()).select_from(query.subquery()))
         count = functools.partial(kept_while_current, "public_collection_count", [COLLECTIONS_LIST], total)
-    page = keyset_page(db.session, query, Collection, filters.sort, page_number(), PER_PAGE, count,
-                       capped=bool(filters.q))
-    return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS)
+    page = keyset_page(db.session, query.with_only_columns(Collection.id), Collection, filters.sort, page_number(),
+                       PER_PAGE, count, capped=bool(filters.q), shape=Listed)
+    pairs = [(item.id, collection_scope(item.id)) for item in page.items]
+    cards = kept_pieces("collection card", pairs, collection_cards)
+    return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS,
+                           cards=[cards[item.id] for item in page.items if item.id in cards])
+
+
+class Listed:
+    """A listed row known by its id alone (its card is kept, or built from the row read again)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, row):
+        self.id = row[0]
+
+
+def collection_cards(collection_ids):
+    """The ``collection_card`` macro's HTML for these collections, read with their owners: {id: card}."""
+    card = get_template_attribute("macros/cards.html", "collection_card")
+    rows = db.session.scalars(sa.select(Collection).where(Collection.id.in_(collection_ids)).options(*CARD_LOADING))
+    return {collection.id: card(collection) for collection in rows}
 
 
 @bp.route("/mine")
@@ -93,21 +118,24 @@ def create():
 @shared_with_visitors
 @kept_per_viewer
 def detail(collection_id):
-    """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT."""
-    collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
+    """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT.
+    What the collection and its owner's name show is kept per generation (``pagefragments``)."""
+    building = Building("collection page", collection_id)
+    loading = ACCESS_LOADING if building.kept is not None else (joinedload(Collection.owner),)
+    collection = visible_collection_or_404(collection_id, options=loading)
     depends_on(collection_scope(collection.id))
+    top = building.kept
+    if top is None:
+        top = Markup(render_template("collections/_page_top.html", collection=collection,
+                                     metadata=filled_in(collection, COLLECTION_FIELDS)))
+        building.keep(collection_scope(collection.id), top)
     query = sa.select(*IMAGE_CARD_COLUMNS).where(Image.collection_id == collection.id).order_by(Image.id.asc())
     if not collection.editable_by(current_user):
         query = query.where(Image.unpublished_reason.is_(None))
     page = CardPagination(page=page_number(), per_page=PER_PAGE, error_out=False, select=query, shape=ImageCard,
                           total=collection.image_count)
-    return render_template(
-        "collections/detail.html",
-        collection=collection,
-        page=page,
-        can_edit=collection.editable_by(current_user),
-        metadata=filled_in(collection, COLLECTION_FIELDS),
-    )
+    return render_template("collections/detail.html", collection=collection, page=page, top=top,
+                           can_edit=collection.editable_by(current_user))
 
 
 @bp.route("/<int:collection_id>/edit", methods=["GET", "POST"])
