@@ -75,19 +75,20 @@ def kept_pieces(kind, pairs, build):
 class Building:
     """One object's piece looked up before its rows are read: ``kept`` is the piece when its stamp holds.
 
-    When it does not, the caller reads the rows and builds; ``keep`` then stamps the piece with the
-    generations read after building, but only if ``any`` is what it was before the rows were read (no
-    commit meanwhile could have changed them without the stamp showing it).
+    ``scope`` is the object's scope when the address names it (a collection's page), else the one its kept
+    piece was stamped with. When the piece is not current, the caller reads the rows and builds; ``keep``
+    then stamps the piece with the generations read after building, but only if ``any`` is what it was
+    before the rows were read (no commit meanwhile could have changed them without the stamp showing it).
     """
 
-    def __init__(self, kind, object_id):
+    def __init__(self, kind, object_id, scope=None):
         self.key = piece_key(kind, object_id)
         entry = kept_store().get(self.key)
-        self.scope = entry[0][0] if entry is not None else None
+        self.scope = scope or (entry[0][0] if entry is not None else None)
         self.before = current_generations([self.scope] if self.scope else [])
         self.kept = None
-        if entry is not None and self.before is not None and entry[0][1:] == (self.before[SITE],
-                                                                              self.before[self.scope]):
+        if entry is not None and self.before is not None and entry[0] == (self.scope, self.before[SITE],
+                                                                           self.before[self.scope]):
             self.kept = entry[1]
 
     def keep(self, scope, piece):
@@ -96,3 +97,18 @@ class Building:
         after = current_generations([scope])
         if after is not None and after[ANY] == self.before[ANY]:
             keep(self.key, (scope, after[SITE], after[scope]), piece)
+
+    def pieces_of_rows(self, kind, rows, build):
+        """A piece per row (each with an ``id``), kept under the generations this request read before reading
+        the rows: for the object's parts, such as a collection's image cards, which its scope stamps too."""
+        if self.before is None:
+            return [build(row) for row in rows]
+        stamp, store, pieces = (self.before[SITE], self.before[self.scope]), kept_store(), []
+        for row in rows:
+            key = piece_key(kind, row.id)
+            entry = store.get(key)
+            if entry is None or entry[0] != stamp:
+                entry = (stamp, build(row))
+                keep(key, *entry)
+            pieces.append(entry[1])
+        return pieces

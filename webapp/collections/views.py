@@ -19,6 +19,7 @@ from ..metadata import COLLECTION_FIELDS, filled_in
 from ..models import Collection, Image, utcnow
 from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..pagefragments import Building, kept_pieces
+from ..templating import image_card_html
 from ..text import multi_line, one_line
 from ..viewercopies import kept_per_viewer
 from . import bp
@@ -120,7 +121,7 @@ def create():
 def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT.
     What the collection and its owner's name show is kept per generation (``pagefragments``)."""
-    building = Building("collection page", collection_id)
+    building = Building("collection page", collection_id, collection_scope(collection_id))
     loading = ACCESS_LOADING if building.kept is not None else (joinedload(Collection.owner),)
     collection = visible_collection_or_404(collection_id, options=loading)
     depends_on(collection_scope(collection.id))
@@ -134,8 +135,10 @@ def detail(collection_id):
         query = query.where(Image.unpublished_reason.is_(None))
     page = CardPagination(page=page_number(), per_page=PER_PAGE, error_out=False, select=query, shape=ImageCard,
                           total=collection.image_count)
+    cards = building.pieces_of_rows("card in its collection", page.items, functools.partial(image_card_html,
+                                                                                         show_collection=False))
     return render_template("collections/detail.html", collection=collection, page=page, top=top,
-                           can_edit=collection.editable_by(current_user))
+                           can_edit=collection.editable_by(current_user), cards=Markup("".join(cards)))
 
 
 @bp.route("/<int:collection_id>/edit", methods=["GET", "POST"])

@@ -29,6 +29,7 @@ from ..similarity.search import (
     similar_by_vector,
     similar_to_image,
 )
+from ..templating import image_card_html
 from ..viewercopies import kept_per_viewer
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 from . import bp, inflated, ondemand
@@ -70,7 +71,7 @@ def index():
                        capped=bool(filters.narrowed), shape=ImageCard)
     modalities = [(name, name) for name in MODALITIES]
     return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
-                           region_options=region_options())
+                           region_options=region_options(), cards=Markup("".join(map(image_card_html, page.items))))
 
 
 def status_payload(image):
