@@ -9,7 +9,13 @@ from flask_security import auth_required, current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
-from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
+from ..access import (
+    collection_visible_or_404,
+    editable_collection_or_404,
+    remember_share,
+    session_can_see,
+    visible_collection_or_404,
+)
 from ..cards import IMAGE_CARD_COLUMNS, CardPagination, ImageCard
 from ..extensions import db
 from ..files import delete_collection
@@ -19,6 +25,7 @@ from ..metadata import COLLECTION_FIELDS, filled_in
 from ..models import Collection, Image, utcnow
 from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..pagefragments import Building, kept_pieces
+from ..pagerows import collection_row
 from ..templating import image_card_html
 from ..text import multi_line, one_line
 from ..viewercopies import kept_per_viewer
@@ -32,9 +39,6 @@ CARD_LOADING = (
               Collection.description, Collection.doi, Collection.owner_id),
     selectinload(Collection.owner),
 )
-#: What a collection page reads when its top is kept: who may see it, and what its title, actions and pager show.
-ACCESS_LOADING = (load_only(Collection.id, Collection.name, Collection.private, Collection.owner_id,
-                            Collection.unpublished_reason, Collection.share_token, Collection.image_count),)
 
 
 def fill_collection(collection, form):
@@ -122,8 +126,10 @@ def detail(collection_id):
     """The collection and a page of its images; the pager's total is the stored ``image_count``, not a COUNT.
     What the collection and its owner's name show is kept per generation (``pagefragments``)."""
     building = Building("collection page", collection_id, collection_scope(collection_id))
-    loading = ACCESS_LOADING if building.kept is not None else (joinedload(Collection.owner),)
-    collection = visible_collection_or_404(collection_id, options=loading)
+    if building.kept is not None:
+        collection = collection_visible_or_404(collection_row(collection_id), current_user)
+    else:
+        collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
     depends_on(collection_scope(collection.id))
     top = building.kept
     if top is None:

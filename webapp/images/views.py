@@ -7,9 +7,9 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload
 
-from ..access import editable_image_or_404, visible_image_or_404
+from ..access import editable_image_or_404, image_visible_or_404, visible_image_or_404
 from ..cards import IMAGE_CARD_COLUMNS, ImageCard
 from ..extensions import db, get_storage
 from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
@@ -19,6 +19,7 @@ from ..metadata import IMAGE_FIELDS, filled_in
 from ..models import Collection, Image
 from ..pagecache import IMAGES_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
 from ..pagefragments import Building
+from ..pagerows import image_row
 from ..pipeline import queue_processing, reset_for_reprocessing
 from ..regions import region_options
 from ..similarity.search import (
@@ -45,12 +46,6 @@ PAGE_LOADING = (
     joinedload(Image.uploader),
     joinedload(Image.stats),
     joinedload(Image.artifacts),
-)
-#: What the image page reads when its pieces are kept: who may see it, and what its actions and title show.
-ACCESS_LOADING = (
-    load_only(Image.id, Image.name, Image.status, Image.collection_id, Image.unpublished_reason),
-    joinedload(Image.collection).load_only(Collection.id, Collection.private, Collection.owner_id,
-                                           Collection.unpublished_reason, Collection.share_token),
 )
 
 
@@ -230,7 +225,8 @@ def detail(image_id):
     that depend on the viewer (actions, similar maps, navigation) written for this request."""
     building = Building("image page", image_id)
     kept = building.kept
-    image = visible_image_or_404(image_id, options=ACCESS_LOADING if kept else PAGE_LOADING)
+    image = (image_visible_or_404(image_row(image_id), current_user) if kept is not None
+             else visible_image_or_404(image_id, options=PAGE_LOADING))
     depends_on(collection_scope(image.collection_id), IMAGES_LIST)  # the similar maps come from any collection
     can_edit = image.collection.editable_by(current_user)
     if kept is None:
