@@ -219,3 +219,25 @@ def test_without_a_shared_cache_every_piece_is_built(app, client, site):
     first = client.get(url, headers=BUILT).get_data()
     assert app.extensions.get("page_fragments", {}) == {}
     assert client.get(url, headers=BUILT).get_data() == first
+
+
+def test_pieces_and_the_layouts_links_are_kept_per_mount_point(app, site):
+    url = "/images/{image}".format(**site)
+    client = app.test_client()
+    for root in ("/one", "/two", "/one"):
+        shown = client.get(url, headers=BUILT, base_url=f"http://localhost{root}/").get_data(as_text=True)
+        other = "/two" if root == "/one" else "/one"
+        assert f'href="{root}/collections/{site["collection"]}"' in shown  # a kept piece's link
+        assert f'href="{root}/collections/"' in shown and f'href="{other}/' not in shown  # the layout's
+
+
+def test_the_layouts_links_are_url_fors(app):
+    from flask import url_for
+    from flask_security import url_for_security
+
+    from webapp.templating import LAYOUT_LINKS, layout_links
+
+    with app.test_request_context("/", base_url="http://localhost/mounted/"):
+        for name, (endpoint, values, security) in LAYOUT_LINKS.items():
+            expected = (url_for_security if security else url_for)(endpoint, **values)
+            assert layout_links()[name] == expected and expected.startswith("/mounted/")
