@@ -88,9 +88,10 @@ class Listed:
 
 
 def collection_cards(collection_ids):
-    """The ``collection_card`` macro's HTML for these collections, read with their owners: {id: card}."""
+    """The ``collection_card`` macro's HTML for these collections, read with their owners: {id: card}. Read
+    through the public list's own query, so a collection made private since the page's ids were read is left out."""
     card = get_template_attribute("macros/cards.html", "collection_card")
-    rows = db.session.scalars(sa.select(Collection).where(Collection.id.in_(collection_ids)).options(*CARD_LOADING))
+    rows = db.session.scalars(Collection.public_query().where(Collection.id.in_(collection_ids)).options(*CARD_LOADING))
     return {collection.id: card(collection) for collection in rows}
 
 
