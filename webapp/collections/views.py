@@ -4,11 +4,18 @@ import functools
 import secrets
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, get_template_attribute, redirect, render_template, url_for
 from flask_security import auth_required, current_user
+from markupsafe import Markup
 from sqlalchemy.orm import joinedload, load_only, selectinload
 
-from ..access import editable_collection_or_404, remember_share, session_can_see, visible_collection_or_404
+from ..access import (
+    collection_visible_or_404,
+    editable_collection_or_404,
+    remember_share,
+    session_can_see,
+    visible_collection_or_404,
+)
 from ..cards import IMAGE_CARD_COLUMNS, ImageCard
 from ..extensions import db
 from ..files import delete_collection
@@ -17,6 +24,9 @@ from ..listing import SORTS, CollectionFilters, page_number
 from ..metadata import COLLECTION_FIELDS, filled_in
 from ..models import Collection, Image, utcnow
 from ..pagecache import COLLECTIONS_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
+from ..pagefragments import Building, kept_pieces
+from ..pagerows import collection_row
+from ..templating import image_card_html
 from ..text import multi_line, one_line
 from ..viewercopies import kept_per_viewer
 from . import bp
@@ -51,17 +61,38 @@ def fill_collection(collection, form):
 @shared_with_visitors
 @kept_per_viewer
 def index():
-    """Public collections, searched and sorted; owners come in one extra query, not one per card."""
+    """Public collections, searched and sorted: the page's ids in one query, each card kept per collection and
+    generation (``pagefragments``), the cards to build read with their owners in two more."""
     depends_on(COLLECTIONS_LIST)
     filters = CollectionFilters.from_request()
-    query = filters.narrow(Collection.public_query().options(*CARD_LOADING))
+    query = filters.narrow(Collection.public_query())
     count = functools.partial(capped_count, db.session, query)
     if not filters.q:
         total = functools.partial(db.session.scalar, sa.select(sa.func.count()).select_from(query.subquery()))
         count = functools.partial(kept_while_current, "public_collection_count", [COLLECTIONS_LIST], total)
-    page = keyset_page(db.session, query, Collection, filters.sort, page_number(), PER_PAGE, count,
-                       capped=bool(filters.q))
-    return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS)
+    page = keyset_page(db.session, query.with_only_columns(Collection.id), Collection, filters.sort, page_number(),
+                       PER_PAGE, count, capped=bool(filters.q), shape=Listed)
+    pairs = [(item.id, collection_scope(item.id)) for item in page.items]
+    cards = kept_pieces("collection card", pairs, collection_cards)
+    return render_template("collections/index.html", page=page, filters=filters, sorts=SORTS,
+                           cards=[cards[item.id] for item in page.items if item.id in cards])
+
+
+class Listed:
+    """A listed row known by its id alone (its card is kept, or built from the row read again)."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, row):
+        self.id = row[0]
+
+
+def collection_cards(collection_ids):
+    """The ``collection_card`` macro's HTML for these collections, read with their owners: {id: card}. Read
+    through the public list's own query, so a collection made private since the page's ids were read is left out."""
+    card = get_template_attribute("macros/cards.html", "collection_card")
+    rows = db.session.scalars(Collection.public_query().where(Collection.id.in_(collection_ids)).options(*CARD_LOADING))
+    return {collection.id: card(collection) for collection in rows}
 
 
 @bp.route("/mine")
@@ -95,21 +126,28 @@ def create():
 def detail(collection_id):
     """The collection and a page of its images, oldest first; the pager's total is the stored ``image_count``,
     not a COUNT, and its links are keyset links (a collection of 200,000 maps: its last page walked 192,000 rows
-    by OFFSET, ~220 ms; now it costs what the first does)."""
-    collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
+    by OFFSET, ~220 ms; now it costs what the first does). What the collection and its owner's name show is kept
+    per generation (``pagefragments``)."""
+    building = Building("collection page", collection_id, collection_scope(collection_id))
+    if building.kept is not None:
+        collection = collection_visible_or_404(collection_row(collection_id), current_user)
+    else:
+        collection = visible_collection_or_404(collection_id, options=(joinedload(Collection.owner),))
     depends_on(collection_scope(collection.id))
+    top = building.kept
+    if top is None:
+        top = Markup(render_template("collections/_page_top.html", collection=collection,
+                                     metadata=filled_in(collection, COLLECTION_FIELDS)))
+        building.keep(collection_scope(collection.id), top)
     query = sa.select(*IMAGE_CARD_COLUMNS).where(Image.collection_id == collection.id)
     if not collection.editable_by(current_user):
         query = query.where(Image.unpublished_reason.is_(None))
     page = keyset_page(db.session, query, Image, "old", page_number(), PER_PAGE, lambda: collection.image_count,
                        shape=ImageCard)
-    return render_template(
-        "collections/detail.html",
-        collection=collection,
-        page=page,
-        can_edit=collection.editable_by(current_user),
-        metadata=filled_in(collection, COLLECTION_FIELDS),
-    )
+    cards = building.pieces_of_rows("card in its collection", page.items, functools.partial(image_card_html,
+                                                                                         show_collection=False))
+    return render_template("collections/detail.html", collection=collection, page=page, top=top,
+                           can_edit=collection.editable_by(current_user), cards=Markup("".join(cards)))
 
 
 @bp.route("/<int:collection_id>/edit", methods=["GET", "POST"])

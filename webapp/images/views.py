@@ -6,9 +6,10 @@ from math import ceil
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_security import auth_required, current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 
-from ..access import editable_image_or_404, visible_image_or_404
+from ..access import editable_image_or_404, image_visible_or_404, visible_image_or_404
 from ..cards import IMAGE_CARD_COLUMNS, ImageCard
 from ..extensions import db, get_storage
 from ..files import delete_image, nifti_download_name, nifti_mimetype, send_stored
@@ -17,9 +18,19 @@ from ..listing import SORTS, ImageFilters, page_number
 from ..metadata import IMAGE_FIELDS, filled_in
 from ..models import Collection, Image
 from ..pagecache import IMAGES_LIST, collection_scope, depends_on, kept_while_current, shared_with_visitors
+from ..pagefragments import Building
+from ..pagerows import image_row
 from ..pipeline import queue_processing, reset_for_reprocessing
 from ..regions import region_options
-from ..similarity.search import MAX_RESULTS, images_by_id, similar_to_image
+from ..similarity.search import (
+    MAX_RESULTS,
+    SimilarAnswer,
+    images_by_id,
+    no_list_reason,
+    similar_by_vector,
+    similar_to_image,
+)
+from ..templating import image_card_html
 from ..viewercopies import kept_per_viewer
 from ..vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 from . import bp, inflated, ondemand
@@ -55,7 +66,7 @@ def index():
                        capped=bool(filters.narrowed), shape=ImageCard)
     modalities = [(name, name) for name in MODALITIES]
     return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
-                           region_options=region_options())
+                           region_options=region_options(), cards=Markup("".join(map(image_card_html, page.items))))
 
 
 def status_payload(image):
@@ -210,28 +221,54 @@ def volume_span(index_key, index):
 @shared_with_visitors
 @kept_per_viewer
 def detail(image_id):
-    image = visible_image_or_404(image_id, options=PAGE_LOADING)
+    """The image's page: its pieces that show the image alone kept per generation (``pagefragments``), the parts
+    that depend on the viewer (actions, similar maps, navigation) written for this request."""
+    building = Building("image page", image_id)
+    kept = building.kept
+    image = (image_visible_or_404(image_row(image_id), current_user) if kept is not None
+             else visible_image_or_404(image_id, options=PAGE_LOADING))
     depends_on(collection_scope(image.collection_id), IMAGES_LIST)  # the similar maps come from any collection
     can_edit = image.collection.editable_by(current_user)
+    if kept is None:
+        kept = image_page_pieces(image)
+        building.keep(collection_scope(image.collection_id), kept)
+    top, middle, bottoms, reason = kept
+    similar = None
+    if image.status == Image.READY:
+        similar = similar_maps(image, 1, SIMILAR_ON_PAGE, answer=similar_answer(image, reason))
+    return render_template("images/detail.html", image=image, parts={"top": top, "middle": middle,
+                           "bottom": bottoms[can_edit]}, similar=similar, can_edit=can_edit,
+                           form=FlaskForm() if can_edit else None)
+
+
+def image_page_pieces(image):
+    """(top, middle, bottom for a reader and for an editor, why no similar maps are listed): what the image page
+    shows of the image, its stats, thumbnails and its collection's maps, whoever looks."""
+    stats = image.stats.data if image.stats else None
     thumbnails = {artifact.kind: artifact for artifact in image.artifacts
                   if artifact.kind in THUMBNAIL_WIDTHS} if image.status == Image.READY else {}
-    return render_template(
-        "images/detail.html",
+    context = dict(
         image=image,
         thumbnails=thumbnails,
         sizes={kind: shown_size(artifact) for kind, artifact in thumbnails.items()},
-        stats=image.stats.data if image.stats else None,
-        viewer=viewer_range(image.stats.data if image.stats else None),
-        over_time=mean_over_time(image.stats.data if image.stats else None),
-        source=viewer_source(image, image.stats.data if image.stats else None),
-        similar=similar_maps(image, 1, SIMILAR_ON_PAGE) if image.status == Image.READY else None,
-        clusters=(image.stats.data or {}).get("clusters") if image.stats else None,
-        threshold=(image.stats.data or {}).get("threshold") if image.stats else None,
-        can_edit=can_edit,
+        stats=stats,
+        viewer=viewer_range(stats),
+        over_time=mean_over_time(stats),
+        source=viewer_source(image, stats),
+        clusters=(stats or {}).get("clusters") if image.stats else None,
+        threshold=(stats or {}).get("threshold") if image.stats else None,
         metadata=filled_in(image, IMAGE_FIELDS),
-        form=FlaskForm() if can_edit else None,
         **({"compare_choices": compare_choices(image)} if image.status == Image.READY else {}),
     )
+    top, middle = (Markup(render_template(f"images/_page_{part}.html", **context)) for part in ("top", "middle"))
+    bottoms = {can_edit: Markup(render_template("images/_page_bottom.html", can_edit=can_edit, **context))
+               for can_edit in (False, True)}
+    return top, middle, bottoms, no_list_reason(image) if image.status == Image.READY else None
+
+
+def similar_answer(image, reason):
+    """The similar maps this viewer may see, or why there are none (known from the image alone, kept)."""
+    return SimilarAnswer(reason=reason) if reason else similar_by_vector(image.id, current_user)
 
 
 class ListPage:
@@ -244,9 +281,11 @@ class ListPage:
         self.prev_num, self.next_num = page - 1, page + 1
 
 
-def similar_maps(image, page, per_page, map_type=None, analysis_level=None):
+def similar_maps(image, page, per_page, map_type=None, analysis_level=None, answer=None):
     """A page of the maps most similar to this one that the visitor may see: (image, r) pairs, or a reason."""
-    answer = similar_to_image(image, current_user, map_type=map_type or None, analysis_level=analysis_level or None)
+    if answer is None:
+        answer = similar_to_image(image, current_user, map_type=map_type or None,
+                                  analysis_level=analysis_level or None)
     shown = answer.matches[(page - 1) * per_page: page * per_page]
     rows = images_by_id([image_id for image_id, _ in shown], joinedload(Image.collection),
                         joinedload(Image.artifacts))

@@ -126,11 +126,17 @@ def similar_to_image(image, user, *, map_type=None, analysis_level=None) -> Simi
     reason = no_list_reason(image)
     if reason:
         return SimilarAnswer(reason=reason)
-    vector = current_index().vector_of(image.id)
+    return similar_by_vector(image.id, user, map_type=map_type, analysis_level=analysis_level)
+
+
+def similar_by_vector(image_id, user, *, map_type=None, analysis_level=None) -> SimilarAnswer:
+    """The maps most similar to a ready image with no ``no_list_reason`` (the image page keeps that reason with
+    its pieces, so it need not load the stats again): by its vector, or why it has none."""
+    vector = current_index().vector_of(image_id)
     if vector is None:
         return SimilarAnswer(reason="This map was processed before similar maps were computed; "
                                     "its owner can reprocess it to compare it.")
-    return similar_to_vector(vector, user, leave_out=image.id, map_type=map_type, analysis_level=analysis_level)
+    return similar_to_vector(vector, user, leave_out=image_id, map_type=map_type, analysis_level=analysis_level)
 
 
 def images_by_id(image_ids, *options) -> dict[int, Image]:
