@@ -5,12 +5,13 @@ from flask import request
 from sqlalchemy.orm import joinedload
 
 from .. import batches, quota
+from ..autocommit import reads_without_transaction
 from ..extensions import db
 from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
-from ..pagecache import COLLECTIONS_LIST, kept_while_current, shared_with_visitors
+from ..pagecache import COLLECTIONS_LIST, SITE, kept_while_current, reads_generations, shared_with_visitors
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
@@ -64,6 +65,8 @@ def created(payload, url):
 
 @bp.route("/collections/", methods=["GET", "POST"], **SLASHLESS)
 @shared_with_visitors
+@reads_generations(SITE, COLLECTIONS_LIST)
+@reads_without_transaction
 def collections():
     """Public collections, oldest first; the unfiltered list's total is kept while its generation lasts (the
     number the web list shows), and a deep offset starts from a kept checkpoint."""

@@ -2,10 +2,11 @@
 
 from flask import abort, redirect, request
 
+from ..autocommit import reads_without_transaction
 from ..extensions import db
 from ..files import delete_image, send_stored
 from ..models import Image
-from ..pagecache import IMAGES_LIST, kept_while_current, shared_with_visitors
+from ..pagecache import IMAGES_LIST, SITE, kept_while_current, reads_generations, shared_with_visitors
 from ..regions import clean_region, in_region
 from . import bp
 from .downloads import NIFTI_GZ, send_gzipped_nifti, url_file_name
@@ -20,6 +21,8 @@ IMAGE_ID = "<int(max=2147483647):image_id>"
 
 @bp.route("/images/", **SLASHLESS)
 @shared_with_visitors
+@reads_generations(SITE, IMAGES_LIST)
+@reads_without_transaction
 def images():
     """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists).
 
