@@ -98,16 +98,17 @@ def current_checkpoints(name, scope, query, model):
         _scanning.release()
 
 
-def from_checkpoint(query, model, offset, name, scope):
-    """(query, offset) giving the same rows as ``query`` at ``offset``, started at the nearest checkpoint.
+def checkpoint_start(query, model, offset, name, scope):
+    """(id or None, offset): the page at ``offset`` of ``query`` is the page at the returned offset of the rows from
+    that id on (``model.id >= id``), started at the nearest checkpoint; None when no checkpoint is reached.
 
     ``query`` is ordered by ``model.id`` alone; ``name`` names it among the lists kept in ``scope``. Past the
     last checkpoint (past the end of the list) the walk starts at the last one.
     """
     if offset < STEP:
-        return query, offset
+        return None, offset
     ids = current_checkpoints(name, scope, query, model)
     steps = min(offset // STEP, len(ids or ()))
     if steps == 0:
-        return query, offset
-    return query.where(model.id >= ids[steps - 1]), offset - steps * STEP
+        return None, offset
+    return ids[steps - 1], offset - steps * STEP

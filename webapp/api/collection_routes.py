@@ -1,5 +1,7 @@
 """Collections: list (public), create, read, change, delete; a collection's images (list, upload, zip)."""
 
+import functools
+
 import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import joinedload
@@ -25,9 +27,16 @@ from .serializers import collection_json, image_json, json_safe
 SLASHLESS = {"strict_slashes": False}
 
 
+@functools.cache
+def public_collections():
+    """Public collections, oldest first: the same query object for every request (the unfiltered list's page
+    statements are built once from it, ``paging.public_page_pairs``)."""
+    return Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
+
+
 def filtered_public_collections():
     """Public collections, filtered by NeuroVault's ``name``, ``DOI`` and ``owner`` parameters, oldest first."""
-    query = Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
+    query = public_collections()
     for parameter, column in (("name", Collection.name), ("DOI", Collection.doi)):
         if parameter in request.args:
             query = query.where(column == filter_text(parameter))
