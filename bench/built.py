@@ -2,9 +2,11 @@
 
 Not a figure of ``make bench``: a steadier comparison than wrk on a shared machine, for before/after
 work on one page (docs/performance.md, issue 19). Besides the wall time it prints the CPU time per
-request (``time.process_time``, which the other sessions' load moves less) and the round trips to
-PostgreSQL per request (psycopg's waits for an answer). The database must exist and hold data (``--seed N``
-fills an empty one with tests/visitors/seed.py); the bare route is bench.hello's, in the same process::
+request (``time.process_time``, which the other sessions' load moves less) and the round trips per
+request to PostgreSQL (psycopg's exchanges with the server) and to Redis (commands or pipelines sent; with
+``PAGE_CACHE_URL=redis://…``, else the page cache is in memory). The database must exist and hold data
+(``--seed N`` fills an empty one with tests/visitors/seed.py); the bare route is bench.hello's, in the same
+process::
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/pages python -m bench.built --seed 100000
     DATABASE_URL=... python -m bench.built /images/ /images/?q=amygdala
@@ -19,26 +21,31 @@ import statistics
 import time
 
 ROUND_TRIPS = [0]
+REDIS_TRIPS = [0]
 
 
 def count_round_trips():
-    """Count psycopg's waits for the server (one per round trip) in ``ROUND_TRIPS``."""
-    import psycopg
+    """Count the round trips to PostgreSQL (psycopg's exchanges with the server) in ``ROUND_TRIPS`` and to Redis
+    (the commands or pipelines redis-py sends) in ``REDIS_TRIPS``."""
+    import redis.connection
 
-    wait = psycopg.Connection.wait
+    from tests.helpers import count_postgres_round_trips
 
-    def counted(self, *args, **kwargs):
-        ROUND_TRIPS[0] += 1
-        return wait(self, *args, **kwargs)
+    count_postgres_round_trips(ROUND_TRIPS)
+    send = redis.connection.AbstractConnection.send_packed_command
 
-    psycopg.Connection.wait = counted
+    def counted_send(self, *args, **kwargs):
+        REDIS_TRIPS[0] += 1
+        return send(self, *args, **kwargs)
+
+    redis.connection.AbstractConnection.send_packed_command = counted_send
 
 
-def median_get(client, url: str, repeats: int) -> tuple[float, float, float]:
-    """(median wall time, mean CPU time, mean round trips) of one request."""
+def median_get(client, url: str, repeats: int) -> tuple[float, float, float, float]:
+    """(median wall time, mean CPU time, mean round trips to PostgreSQL, to Redis) of one request."""
     for _ in range(5):
         client.get(url)
-    times, ROUND_TRIPS[0] = [], 0
+    times, ROUND_TRIPS[0], REDIS_TRIPS[0] = [], 0, 0
     cpu = time.process_time()
     for _ in range(repeats):
         started = time.perf_counter()
@@ -46,7 +53,8 @@ def median_get(client, url: str, repeats: int) -> tuple[float, float, float]:
         times.append(time.perf_counter() - started)
         if answer.status_code != 200:
             raise RuntimeError(f"{url}: {answer.status_code}")
-    return statistics.median(times), (time.process_time() - cpu) / repeats, ROUND_TRIPS[0] / repeats
+    cpu = (time.process_time() - cpu) / repeats
+    return statistics.median(times), cpu, ROUND_TRIPS[0] / repeats, REDIS_TRIPS[0] / repeats
 
 
 def seed(n_images: int) -> None:
@@ -115,7 +123,7 @@ def main() -> None:
         with app.app_context():
             seed(args.seed)
     count_round_trips()
-    floor, floor_cpu, _ = median_get(bare.test_client(), "/", args.repeats * 5)
+    floor, floor_cpu, _, _ = median_get(bare.test_client(), "/", args.repeats * 5)
     print(f"bare route: {floor * 1e3:.3f} ms, CPU {floor_cpu * 1e3:.3f} ms")
     client = app.test_client()
     headers = {"Authorization": f"Token {args.token}"} if args.token else {}
@@ -125,9 +133,9 @@ def main() -> None:
     if args.signed_in:
         log_in(app, client)
     for url in args.urls:
-        built, cpu, trips = median_get(client, url, args.repeats)
+        built, cpu, trips, redis_trips = median_get(client, url, args.repeats)
         print(f"{url:40s} {built * 1e3:8.2f} ms {built / floor:7.1f}x   CPU {cpu * 1e3:7.2f} ms {cpu / floor_cpu:7.1f}x"
-              f"   round trips {trips:.1f}")
+              f"   round trips {trips:.1f} + Redis {redis_trips:.1f}")
 
 
 if __name__ == "__main__":

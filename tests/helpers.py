@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from .databases import drop_postgres_database, fresh_postgres_database
 
 __all__ = [
-    "SERVER_DATABASE_URL", "USES_POSTGRES", "Accounts", "bulk_collections", "bulk_ready_images", "csrf_token",
-    "drop_postgres_database", "fresh_postgres_database", "message_text", "read_outbox", "sql_statements",
+    "SERVER_DATABASE_URL", "USES_POSTGRES", "Accounts", "bulk_collections", "bulk_ready_images",
+    "count_postgres_round_trips", "csrf_token", "drop_postgres_database", "fresh_postgres_database", "message_text",
+    "postgres_round_trips", "read_outbox", "sql_statements",
 ]
 
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -37,6 +38,42 @@ def sql_statements(app):
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def count_postgres_round_trips(counter):
+    """Count psycopg's round trips to the server in ``counter[0]`` (any connection), until the returned function is
+    called.
+
+    Each exchange with the server (a statement, and a ``BEGIN``, ``COMMIT`` or ``ROLLBACK``, which psycopg sends
+    on its own) runs through ``psycopg.generators.execute``: send, then wait for the answer. Operations that need
+    no server (setting ``autocommit``, a ``rollback`` outside a transaction) send nothing and are not counted.
+    """
+    import psycopg._cursor_base
+    import psycopg.generators
+
+    execute = psycopg.generators.execute
+
+    def counted(pgconn, *args, **kwargs):
+        counter[0] += 1
+        return (yield from execute(pgconn, *args, **kwargs))
+
+    psycopg.generators.execute = psycopg._cursor_base.execute = counted
+
+    def stop():
+        psycopg.generators.execute = psycopg._cursor_base.execute = execute
+
+    return stop
+
+
+@contextlib.contextmanager
+def postgres_round_trips():
+    """A one-item list counting psycopg's round trips to the server while the block runs (any connection)."""
+    counter = [0]
+    stop = count_postgres_round_trips(counter)
+    try:
+        yield counter
+    finally:
+        stop()
 
 
 def read_outbox(folder):

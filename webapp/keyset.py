@@ -107,5 +107,10 @@ def deferred_page(session, query, model, limit, offset):
     """``limit`` rows (of the columns ``query`` selects) from ``offset`` of an ordered query, by a deferred join:
     the offset is walked over the ids alone (an index-only scan of ``ix_image_listed_id`` for the public image
     list), then only the page's rows are read. For the API, whose clients page by offset as on NeuroVault."""
+    return session.execute(deferred_page_statement(query, model, limit, offset)).all()
+
+
+def deferred_page_statement(query, model, limit, offset):
+    """``deferred_page``'s statement (``limit`` and ``offset`` may be bound parameters, for a statement built once)."""
     ids = query.with_only_columns(model.id).limit(limit).offset(offset)
-    return session.execute(query.where(model.id.in_(ids))).all()
+    return query.where(model.id.in_(ids))

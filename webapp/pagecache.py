@@ -32,7 +32,7 @@ import uuid
 
 import sqlalchemy as sa
 from cachelib import SimpleCache
-from flask import Response, current_app, g, has_app_context, request, session
+from flask import Response, current_app, g, has_app_context, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -196,8 +196,13 @@ def start_new_generations_after_commit(session):
 
 
 def new_generations(scopes):
-    """Start new generations: every page stored so far that depends on one of these scopes is out of date."""
+    """Start new generations: every page stored so far that depends on one of these scopes is out of date.
+
+    What this request read once (``read_once``) is forgotten: its next reader reads again.
+    """
     values = {GENERATION_PREFIX + scope: uuid.uuid4().hex for scope in scopes}
+    if has_request_context():
+        request.generations_read = {}
     cache.set_many(values, timeout=0)
     return values
 
@@ -216,7 +221,7 @@ def kept_while_current(name, scopes, compute):
     """``compute()``, kept in this process until one of the scopes' generations changes (for anyone, signed in
     or not: a site-wide number such as the image list's total). Read before computing, so never stamped too new."""
     try:
-        stamp = tuple(generations_made_if_missing([SITE, *scopes]).values())
+        stamp = tuple(read_once([SITE, *scopes]).values())
     except Exception:  # a cache outage costs the computation, never the answer
         return compute()
     kept = current_app.extensions["page_values"].get(name)
@@ -239,6 +244,39 @@ def generations_made_if_missing(scopes):
         created = new_generations(missing)
         current |= {scope: created[GENERATION_PREFIX + scope] for scope in missing}
     return current
+
+
+def reads_generations(*scopes):
+    """Mark a view that reads these scopes' generations through ``read_once``: the request's first ``read_once``
+    (the API token's check, before the view) fetches them in the same round trip."""
+
+    def mark(view):
+        view.reads_generations = scopes
+        return view
+
+    return mark
+
+
+def read_once(scopes):
+    """The scopes' generations (made if missing) as this request first read them: one round trip to the shared
+    cache for all the readers of a request, and for the scopes its view declared (``reads_generations``).
+
+    For readers that need a generation read before the rows they stand for (kept values, tokens, checkpoints):
+    a value read earlier in the request still is. A generation this process starts (a commit in the request,
+    ``new_generations``) empties what was read, so nothing read before a commit is used after it.
+    """
+    if not has_request_context():
+        return generations_made_if_missing(scopes)
+    read = getattr(request, "generations_read", None)
+    if not read:
+        view = current_app.view_functions.get(request.endpoint)
+        wanted = dict.fromkeys([*scopes, *getattr(view, "reads_generations", ())])
+        read = generations_made_if_missing(list(wanted))
+        request.generations_read = read
+    missing = [scope for scope in scopes if scope not in read]
+    if missing:  # (starting a missing one empties what was read: put it back, it was read before)
+        read = request.generations_read = read | generations_made_if_missing(missing)
+    return {scope: read[scope] for scope in scopes}
 
 
 def page_copies():

@@ -10,6 +10,7 @@ import contextlib
 import pytest
 
 from tests.helpers import sql_statements
+from webapp import pagecache
 from webapp.api import checkpoints
 from webapp.extensions import db
 from webapp.models import Collection, Image
@@ -238,12 +239,13 @@ def test_checkpoints_another_thread_scanned_while_this_one_waited_are_used(app, 
 
 
 def test_a_deep_page_reads_the_lists_generations_once(app, small_steps, stranger, mixed_list, monkeypatch):
-    """The checkpoints and the kept items of one request share one read of (site, list:images)."""
+    """The token's check, the list's total, the checkpoints and the kept items of one request share one read of
+    the shared cache: (api-tokens, site, list:images)."""
     path = "/api/images/?limit=2&offset=4"
     first = stranger.get(path).data
     read = []
-    generations = checkpoints.generations_made_if_missing
-    monkeypatch.setattr(checkpoints, "generations_made_if_missing", lambda scopes: read.append(scopes) or
+    generations = pagecache.generations_made_if_missing
+    monkeypatch.setattr(pagecache, "generations_made_if_missing", lambda scopes: read.append(scopes) or
                         generations(scopes))
     assert stranger.get(path).data == first
-    assert read == [["site", "list:images"]]
+    assert read == [["api-tokens", "site", "list:images"]]

@@ -45,3 +45,21 @@ def test_a_token_and_its_user_come_in_one_statement(app, owner):
         token = ApiToken.find_active(owner.secret)
         assert token.user.id == owner.id
     assert len(statements) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/images/?limit=2", "/api/images/?limit=2&offset=1", "/api/collections/?limit=1",
+                                  "/api/collections/?limit=1&offset=1"])
+def test_a_public_lists_page_statement_is_built_once(app, owner, stranger, stored_image, monkeypatch, path):
+    """The public lists' queries and their pages' statements are built once per process, not per request
+    (SQLAlchemy computes a statement's cache key once per object)."""
+    from webapp.api import paging
+
+    for n in range(3):
+        stored_image((owner if n % 2 else stranger).new_collection(f"c{n}")["id"], name=f"map {n}")
+    first = owner.get(path)
+    built = []
+    page_keys = paging.page_keys
+    monkeypatch.setattr(paging, "page_keys", lambda *args: built.append(args) or page_keys(*args))
+    for _ in range(2):
+        assert owner.get(path).data == first.data
+    assert built == []

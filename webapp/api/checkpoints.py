@@ -21,10 +21,10 @@ import time
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from flask import current_app, g, has_request_context
+from flask import current_app
 
 from ..extensions import db
-from ..pagecache import SITE, generations_made_if_missing, no_shared_cache
+from ..pagecache import SITE, no_shared_cache, read_once
 
 #: Every STEP-th row's id is kept: a deep offset walks at most STEP - 1 rows past its checkpoint.
 STEP = 1000
@@ -57,22 +57,14 @@ def current_stamp(scope):
     """The generations of ``site`` and a list's scope (what the checkpoints of a public list, and its kept items'
     JSON, depend on), or None when they cannot be read.
 
-    Read once per request: the checkpoints and the kept items of one page then cost one round trip, and the
-    stamp is still read before any of the rows it stands for.
+    Read once per request (``pagecache.read_once``, with the token's and the list's total's): the checkpoints
+    and the kept items of one page then cost no other round trip, and the stamp is still read before any of
+    the rows it stands for.
     """
-    if not has_request_context():
-        return read_stamp(scope)
-    stamps = g.setdefault("api_list_stamps", {})
-    if scope not in stamps:
-        stamps[scope] = read_stamp(scope)
-    return stamps[scope]
-
-
-def read_stamp(scope):
     if no_shared_cache():
         return None
     try:
-        return tuple(generations_made_if_missing([SITE, scope]).values())
+        return tuple(read_once([SITE, scope]).values())
     except Exception:  # a cache outage costs the walk, never the answer
         return None
 
@@ -112,16 +104,17 @@ def current_checkpoints(name, scope, query, model):
         _scanning.release()
 
 
-def from_checkpoint(query, model, offset, name, scope):
-    """(query, offset) giving the same rows as ``query`` at ``offset``, started at the nearest checkpoint.
+def checkpoint_start(query, model, offset, name, scope):
+    """(id or None, offset): the page at ``offset`` of ``query`` is the page at the returned offset of the rows from
+    that id on (``model.id >= id``), started at the nearest checkpoint; None when no checkpoint is reached.
 
     ``query`` is ordered by ``model.id`` alone; ``name`` names it among the lists kept in ``scope``. Past the
     last checkpoint (past the end of the list) the walk starts at the last one.
     """
     if offset < STEP:
-        return query, offset
+        return None, offset
     ids = current_checkpoints(name, scope, query, model)
     steps = min(offset // STEP, len(ids or ()))
     if steps == 0:
-        return query, offset
-    return query.where(model.id >= ids[steps - 1]), offset - steps * STEP
+        return None, offset
+    return ids[steps - 1], offset - steps * STEP

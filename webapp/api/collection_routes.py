@@ -1,16 +1,26 @@
 """Collections: list (public), create, read, change, delete; a collection's images (list, upload, zip)."""
 
+import functools
+
 import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import joinedload
 
 from .. import batches, quota
+from ..autocommit import reads_without_transaction
 from ..extensions import db
 from ..files import delete_collection
 from ..ingest import add_image, reserve_upload_bytes, store_upload
 from ..models import Collection, Image, utcnow
 from ..numbers import ascii_whole_number
-from ..pagecache import COLLECTIONS_LIST, collection_scope, kept_while_current, shared_with_visitors
+from ..pagecache import (
+    COLLECTIONS_LIST,
+    SITE,
+    collection_scope,
+    kept_while_current,
+    reads_generations,
+    shared_with_visitors,
+)
 from ..pipeline import queue_processing
 from . import bp
 from .archive import zip_response
@@ -24,9 +34,16 @@ from .serializers import collection_json, image_json, json_safe
 SLASHLESS = {"strict_slashes": False}
 
 
+@functools.cache
+def public_collections():
+    """Public collections, oldest first: the same query object for every request (the unfiltered list's page
+    statements are built once from it, ``paging.public_page_pairs``)."""
+    return Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
+
+
 def filtered_public_collections():
     """Public collections, filtered by NeuroVault's ``name``, ``DOI`` and ``owner`` parameters, oldest first."""
-    query = Collection.public_query().options(joinedload(Collection.owner)).order_by(Collection.id)
+    query = public_collections()
     for parameter, column in (("name", Collection.name), ("DOI", Collection.doi)):
         if parameter in request.args:
             query = query.where(column == filter_text(parameter))
@@ -64,6 +81,8 @@ def created(payload, url):
 
 @bp.route("/collections/", methods=["GET", "POST"], **SLASHLESS)
 @shared_with_visitors
+@reads_generations(SITE, COLLECTIONS_LIST)
+@reads_without_transaction
 def collections():
     """Public collections, oldest first; the unfiltered list's total is kept while its generation lasts (the
     number the web list shows), and a deep offset starts from a kept checkpoint."""

@@ -1,11 +1,14 @@
 """Images: the public list, one image (read, change, delete), its original file and its glass brain."""
 
+import functools
+
 from flask import abort, redirect, request
 
+from ..autocommit import reads_without_transaction
 from ..extensions import db
 from ..files import delete_image, send_stored
 from ..models import Image
-from ..pagecache import IMAGES_LIST, kept_while_current, shared_with_visitors
+from ..pagecache import IMAGES_LIST, SITE, kept_while_current, reads_generations, shared_with_visitors
 from ..regions import clean_region, in_region
 from . import bp
 from .downloads import NIFTI_GZ, send_gzipped_nifti, url_file_name
@@ -20,22 +23,31 @@ IMAGE_ID = "<int(max=2147483647):image_id>"
 
 @bp.route("/images/", **SLASHLESS)
 @shared_with_visitors
+@reads_generations(SITE, IMAGES_LIST)
+@reads_without_transaction
 def images():
     """Ready images of public collections, oldest first (what NeuroVault's ``/api/images/`` lists).
 
     ``count`` stays exact (nilearn and pynv read it) but comes from the collections' stored counts
     (``Image.public_ready_count``, kept while the list's generation lasts, the number the web list shows),
     so a page costs the same with 1,000 or 100,000 rows; a deep offset starts
-    from a kept checkpoint (``checkpoints.from_checkpoint``), so offset 900,000 costs about what offset 0 costs.
+    from a kept checkpoint (``checkpoints.checkpoint_start``), so offset 900,000 costs about what offset 0 costs.
     ``region`` keeps the maps with a peak, or a large part of a cluster, in a region whose name contains it.
     """
-    query = Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
+    query = public_ready_images()
     region = clean_region(request.args.get("region"))
     if region:
         return page_of(query.where(in_region(region)), image_json, model=Image, list_scope=IMAGES_LIST)
     count = kept_while_current("public_ready_count", [IMAGES_LIST], Image.public_ready_count)
     return page_of(query, image_json, count=count, model=Image, checkpoints=("api.images", IMAGES_LIST),
                    list_scope=IMAGES_LIST)
+
+
+@functools.cache
+def public_ready_images():
+    """The public list's query, the same object for every request (its page's statements are built once from it,
+    ``paging.public_page_pairs``)."""
+    return Image.public_query().where(Image.status == Image.READY).options(*IMAGE_LOADING).order_by(Image.id)
 
 
 @bp.route(f"/images/{IMAGE_ID}/", methods=["GET", "PATCH", "DELETE"], **SLASHLESS)

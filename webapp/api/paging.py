@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import current_app, request, url_for
 
 from ..extensions import db
-from ..keyset import deferred_page
+from ..keyset import deferred_page, deferred_page_statement
 from ..numbers import ascii_integer
-from .checkpoints import from_checkpoint
+from .checkpoints import checkpoint_start
 from .encoding import encoded, list_answer
 from .fragments import page_fragments, page_keys
 
@@ -60,20 +60,21 @@ def page_of(query, serialize, count=None, model=None, checkpoints=None, list_sco
     walked over the ids alone (``keyset.deferred_page``), and each item's encoded JSON is kept between
     requests while what it shows is unchanged (``fragments.page_fragments``; ``list_scope`` names a public
     list's page-cache scope, which lets a page of unchanged items read two generations). With ``checkpoints=(name,
-    scope)`` (a public list of ``model`` in id order, the same for every caller), a deep offset starts from
-    the nearest kept checkpoint (``checkpoints.from_checkpoint``): it walks fewer than ``checkpoints.STEP``
-    rows whatever its depth.
+    scope)`` (a public list of ``model`` in id order, the same query object for every request), a deep offset
+    starts from the nearest kept checkpoint (``checkpoints.checkpoint_start``): it walks fewer than
+    ``checkpoints.STEP`` rows whatever its depth; and the page's statements are built once (``public_page_pairs``).
     """
     limit, offset = page_window()
     total = count_of(query) if count is None else count
-    rows_query, rows_offset = query, offset
     if checkpoints is not None:
-        rows_query, rows_offset = from_checkpoint(query, model, offset, *checkpoints)
-    if model is not None:
-        pairs = page_pairs(rows_query, model, limit, rows_offset)
+        start, rows_offset = checkpoint_start(query, model, offset, *checkpoints)
+        pairs = public_page_pairs(query, model, limit, rows_offset, start)
+        fragments = page_fragments(query, model, pairs, serialize, list_scope)
+    elif model is not None:
+        pairs = page_pairs(query, model, limit, offset)
         fragments = page_fragments(query, model, pairs, serialize, list_scope)
     else:
-        rows = db.session.scalars(rows_query.limit(limit).offset(rows_offset)).unique()
+        rows = db.session.scalars(query.limit(limit).offset(offset)).unique()
         fragments = [encoded(serialize(row)) for row in rows]
     return list_answer(
         total,
@@ -89,3 +90,37 @@ def page_pairs(query, model, limit, offset):
     if offset > 0:
         return deferred_page(db.session, pairs, model, limit, offset)
     return db.session.execute(pairs.limit(limit)).all()
+
+
+#: The statements of the public lists' pages, built once per process from each list's query (the same object for
+#: every request): SQLAlchemy then computes each one's cache key once, not on every request (~0.4 ms of CPU).
+#: Statements are immutable, so threads share them. Bounded in case a caller passes a new query each time.
+PUBLIC_PAGE_STATEMENTS = {}
+MAX_PUBLIC_PAGE_STATEMENTS = 64
+
+
+def public_page_statement(query, model, deep, from_start):
+    """The (id, collection id) statement of a public list's page, with the limit, the offset (``deep``) and the
+    first id (``from_start``, a checkpoint) as bound parameters."""
+    key = (query, deep, from_start)
+    statement = PUBLIC_PAGE_STATEMENTS.get(key)
+    if statement is None:
+        rows = query.where(model.id >= sa.bindparam("start")) if from_start else query
+        pairs = page_keys(rows, model)
+        limit = sa.bindparam("page_limit")
+        statement = deferred_page_statement(pairs, model, limit, sa.bindparam("page_offset")) if deep else \
+            pairs.limit(limit)
+        if len(PUBLIC_PAGE_STATEMENTS) >= MAX_PUBLIC_PAGE_STATEMENTS:
+            PUBLIC_PAGE_STATEMENTS.clear()
+        PUBLIC_PAGE_STATEMENTS[key] = statement
+    return statement
+
+
+def public_page_pairs(query, model, limit, offset, start=None):
+    """``page_pairs`` for a public list whose query is built once (the rows from ``start`` on, when given).
+
+    Plain rows of two columns: read on the session's connection, without the ORM's execution (~0.2 ms)."""
+    values = {"page_limit": limit} | ({"page_offset": offset} if offset > 0 else {}) | \
+        ({"start": start} if start is not None else {})
+    statement = public_page_statement(query, model, offset > 0, start is not None)
+    return db.session.connection().execute(statement, values).all()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..callers import LAST_USED_RESOLUTION, user_for_secret
 from ..models import ApiToken, User
 from ..models.base import hash_token
-from ..pagecache import generations_made_if_missing, new_generations, no_shared_cache
+from ..pagecache import new_generations, no_shared_cache, read_once
 
 TOKENS = "api-tokens"
 CHANGED = "neurodrop_api_tokens_changed"
@@ -46,11 +46,14 @@ def kept_tokens():
 
 
 def tokens_generation():
-    """The current generation of the tokens, or None when there is no shared cache or it cannot be read."""
+    """The current generation of the tokens, or None when there is no shared cache or it cannot be read.
+
+    Read with the generations the view declared (``pagecache.read_once``): one round trip for the request.
+    """
     if no_shared_cache():
         return None
     try:
-        return generations_made_if_missing([TOKENS])[TOKENS]
+        return read_once([TOKENS])[TOKENS]
     except Exception:  # a cache outage costs the query, never the check
         return None
 
