@@ -8,6 +8,7 @@ fills an empty one with tests/visitors/seed.py); the bare route is bench.hello's
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/pages python -m bench.built --seed 100000
     DATABASE_URL=... python -m bench.built /images/ /images/?q=amygdala
+    DATABASE_URL=... python -m bench.built --no-cache /images/?q=amygdala   # built every time, as figure 4's rows
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--token", help="an API token to send (a signed-in researcher's requests)")
     parser.add_argument("--signed-in", action="store_true", help="log in through the form first (a browser session)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="send Cache-Control: no-cache (figure 4's built rows: no copy kept for the caller)")
     args = parser.parse_args()
     os.environ.setdefault("PAGE_CACHE_URL", "memory://")
     from bench.hello import app as bare
@@ -116,7 +119,9 @@ def main() -> None:
     print(f"bare route: {floor * 1e3:.3f} ms, CPU {floor_cpu * 1e3:.3f} ms")
     client = app.test_client()
     headers = {"Authorization": f"Token {args.token}"} if args.token else {}
-    client.environ_base.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    if args.no_cache:
+        headers["Cache-Control"] = "no-cache"
+    client.environ_base.update({f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()})
     if args.signed_in:
         log_in(app, client)
     for url in args.urls:

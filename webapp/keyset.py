@@ -46,10 +46,20 @@ def seek(model, sort, row_id, forward):
 COUNT_CAP = 1_000
 
 
-def capped_count(session, query):
-    """How many rows the query gives, counting no further than COUNT_CAP + 1 (more than the cap: capped)."""
+def capped_count(session, query, surely=None):
+    """How many rows the query gives, counting no further than COUNT_CAP + 1 (more than the cap: capped).
+
+    ``surely``: a query of some of the same rows, cheaper to count (``ImageFilters.surely_found``); when it
+    already gives more than COUNT_CAP, so does the query, which is not counted."""
+    if surely is not None and session.scalar(count_up_to_cap(surely)) > COUNT_CAP:
+        return COUNT_CAP + 1
+    return session.scalar(count_up_to_cap(query))
+
+
+def count_up_to_cap(query):
+    """SELECT the number of the query's rows, up to COUNT_CAP + 1."""
     limited = query.with_only_columns(sa.literal(1)).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return session.scalar(sa.select(sa.func.count()).select_from(limited))
+    return sa.select(sa.func.count()).select_from(limited)
 
 
 class KeysetPage:

@@ -137,12 +137,25 @@ def surely_common(term, table):
 SURELY = 10
 
 
+#: How many estimates a process keeps (one per searched word and name column); past it they are all dropped.
+MAX_ESTIMATES = 4096
+_estimates = {}
+
+
 def estimated_rows(table, column, pattern):
-    """The planner's estimate of the table's rows whose column is ``ILIKE`` the pattern (``EXPLAIN``, ~0.3 ms;
-    the names are SEARCHED's, the pattern a bound value)."""
-    plan = db.session.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table.name} WHERE {column} ILIKE :p"),
-                              {"p": pattern}).scalar()
-    return plan[0]["Plan"]["Plan Rows"]
+    """The planner's estimate of the table's rows whose column is ``ILIKE`` the pattern (``EXPLAIN``, 0.3–1.6 ms
+    and a round trip; the names are SEARCHED's, the pattern a bound value). Kept STATISTICS_SECONDS per process,
+    like ``common_words``: the estimate comes from the statistics ``ANALYZE`` stores, not from the rows."""
+    now = time.monotonic()
+    key = (db.engine.url.render_as_string(), table.name, column, pattern)
+    known = _estimates.get(key)
+    if known is None or now - known[0] > STATISTICS_SECONDS:
+        plan = db.session.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table.name} WHERE {column} ILIKE :p"),
+                                  {"p": pattern}).scalar()
+        if len(_estimates) >= MAX_ESTIMATES:
+            _estimates.clear()
+        known = _estimates[key] = (now, plan[0]["Plan"]["Plan Rows"])
+    return known[1]
 
 
 def few_ids(term, tables):
@@ -162,9 +175,25 @@ def row_condition(term, tables):
     return sa.or_(*(term_in_table(table, term) for table in tables))
 
 
+@dataclass(frozen=True)
+class Search:
+    """A search's condition on the listed table, and how it is answered."""
+
+    condition: object
+    terms: tuple = ()
+    #: Every term is tested row by row along the list's order (each is in FEW rows or more): the rows that hold
+    #: them are many, and a count of them is worth a shortcut (``held_by``).
+    walked: bool = False
+
+
 def matching(query, tables):
     """A condition true for rows of ``tables[0]`` where every term of the query is in one of the tables' rows
-    (the others are tables ``tables[0]`` references, joined by the caller).
+    (the others are tables ``tables[0]`` references, joined by the caller); ``find(…).condition``."""
+    return find(query, tables).condition
+
+
+def find(query, tables):
+    """The query's ``Search`` on ``tables`` (see ``matching``).
 
     PostgreSQL: the terms' ids are probed first (``few_ids``). When one term is in fewer than FEW rows, the
     condition is ``id = ANY(those ids)`` (and the other terms on them): the planner joins them by primary key,
@@ -172,16 +201,23 @@ def matching(query, tables):
     had a page: seconds for a word only one map holds at a million maps, as its GIN estimate of a prefix is fixed
     whatever the word. A common word keeps that walk, which fills a page within its first rows.
     SQLite: each FTS5 table's rowids, ORed (FTS5 answers an ``IN`` once per query)."""
-    found = terms(query)
+    found = tuple(terms(query))
     if not found:
-        return sa.false()
+        return Search(sa.false())
     if db.engine.dialect.name == "postgresql":
         for index, term in enumerate(found):
             ids = few_ids(term, tables)
             if ids is not None:
                 if not ids:
-                    return sa.false()
+                    return Search(sa.false(), found)
                 rest = found[:index] + found[index + 1:]
-                return sa.and_(tables[0].c.id == sa.any_(sa.literal(sorted(ids), ARRAY(sa.Integer))),
-                               *(row_condition(other, tables) for other in rest))
-    return sa.and_(*(row_condition(term, tables) for term in found))
+                return Search(sa.and_(tables[0].c.id == sa.any_(sa.literal(sorted(ids), ARRAY(sa.Integer))),
+                                      *(row_condition(other, tables) for other in rest)), found)
+        return Search(sa.and_(*(row_condition(term, tables) for term in found)), found, walked=True)
+    return Search(sa.and_(*(row_condition(term, tables) for term in found)), found)
+
+
+def held_by(table, found):
+    """Whether a row of ``table`` (a table the listed one references) holds every one of the terms by itself:
+    each listed row that references it is then found, whatever its own text says."""
+    return sa.and_(*(term_in_table(table, term) for term in found))

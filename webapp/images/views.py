@@ -48,7 +48,7 @@ def index():
     ready = Image.public_query().where(Image.status == Image.READY).with_only_columns(*CARD_COLUMNS)
     query = filters.narrow(ready)
     if filters.narrowed:
-        count = functools.partial(capped_count, db.session, query)
+        count = functools.partial(capped_count, db.session, query, filters.surely_found())
     else:
         count = functools.partial(kept_while_current, "public_ready_count", [IMAGES_LIST], Image.public_ready_count)
     page = keyset_page(db.session, query, Image, filters.sort, page_number(), PER_PAGE, count,
