@@ -154,7 +154,7 @@ class ImageFilters:
         million maps). PostgreSQL only, and only when every term is common (a rare term's count is cheap)."""
         if not self.q or not self.search.walked or db.engine.dialect.name != "postgresql":
             return None
-        holds = held_by(Collection.__table__, self.search.terms)
+        holds = held_by(self.search, 1)
         newest = (sa.select(Collection.id, holds.label("holds"))
                   .where(Collection.private.is_(False), Collection.unpublished_reason.is_(None))
                   .order_by(Collection.id.desc()).limit(SURE_COLLECTIONS).subquery("newest"))

@@ -48,11 +48,15 @@ def terms(query):
     return found[:MAX_TERMS]
 
 
+#: Built once: SQL elements are immutable, and every search uses them (a search's SQL is built on each request).
+REGCONFIG = sa.literal_column(f"'{CONFIG}'::regconfig")
+VECTORS = {name: sa.literal_column(f"{name}.search_vector") for name in SEARCHED}
+
+
 def postgresql_match(table, term):
     """The term against a table's ``search_vector`` (its words are letters and digits only: safe in a tsquery)."""
     text = f"{term.words[0]}:*" if term.loose else " <-> ".join(term.words)
-    vector = sa.literal_column(f"{table.name}.search_vector")
-    return vector.op("@@")(sa.func.to_tsquery(sa.literal_column(f"'{CONFIG}'::regconfig"), text))
+    return VECTORS[table.name].op("@@")(sa.func.to_tsquery(REGCONFIG, text))
 
 
 def sqlite_match(table, term, suffix="words"):
@@ -171,16 +175,13 @@ def few_ids(term, tables):
     return ids if len(ids) < FEW else None
 
 
-def row_condition(term, tables):
-    return sa.or_(*(term_in_table(table, term) for table in tables))
-
-
 @dataclass(frozen=True)
 class Search:
     """A search's condition on the listed table, and how it is answered."""
 
     condition: object
-    terms: tuple = ()
+    #: For each term, whether a row of each table holds it (``term_in_table``, in the order of the tables).
+    parts: tuple = ()
     #: Every term is tested row by row along the list's order (each is in FEW rows or more): the rows that hold
     #: them are many, and a count of them is worth a shortcut (``held_by``).
     walked: bool = False
@@ -201,23 +202,24 @@ def find(query, tables):
     had a page: seconds for a word only one map holds at a million maps, as its GIN estimate of a prefix is fixed
     whatever the word. A common word keeps that walk, which fills a page within its first rows.
     SQLite: each FTS5 table's rowids, ORed (FTS5 answers an ``IN`` once per query)."""
-    found = tuple(terms(query))
+    found = terms(query)
     if not found:
         return Search(sa.false())
+    parts = tuple(tuple(term_in_table(table, term) for table in tables) for term in found)
     if db.engine.dialect.name == "postgresql":
         for index, term in enumerate(found):
             ids = few_ids(term, tables)
             if ids is not None:
                 if not ids:
-                    return Search(sa.false(), found)
-                rest = found[:index] + found[index + 1:]
+                    return Search(sa.false(), parts)
+                rest = parts[:index] + parts[index + 1:]
                 return Search(sa.and_(tables[0].c.id == sa.any_(sa.literal(sorted(ids), ARRAY(sa.Integer))),
-                                      *(row_condition(other, tables) for other in rest)), found)
-        return Search(sa.and_(*(row_condition(term, tables) for term in found)), found, walked=True)
-    return Search(sa.and_(*(row_condition(term, tables) for term in found)), found)
+                                      *(sa.or_(*held) for held in rest)), parts)
+        return Search(sa.and_(*(sa.or_(*held) for held in parts)), parts, walked=True)
+    return Search(sa.and_(*(sa.or_(*held) for held in parts)), parts)
 
 
-def held_by(table, found):
-    """Whether a row of ``table`` (a table the listed one references) holds every one of the terms by itself:
-    each listed row that references it is then found, whatever its own text says."""
-    return sa.and_(*(term_in_table(table, term) for term in found))
+def held_by(search, index):
+    """Whether a row of ``tables[index]`` of the search (a table the listed one references) holds every term by
+    itself: each listed row that references it is then found, whatever its own text says."""
+    return sa.and_(*(held[index] for held in search.parts))

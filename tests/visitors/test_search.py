@@ -179,7 +179,7 @@ def test_the_sure_part_of_a_count_leaves_out_what_the_list_leaves_out(app, studi
         return db.session.scalar(count_up_to_cap(ImageFilters(q=query, **filters).surely_found()))
 
     with app.app_context():
-        assert sure("lovel") == 2 and sure("lovelace émotion") == 2
+        assert sure("lovel") == 2 and sure("lovelace émotion") == 2 and sure('"jürgen müller" ada') == 2
         assert sure("lovel turing") == 0  # no collection holds both
         assert sure("amygdala") == 0  # a map's own words: not the shortcut's
         map_type = db.session.get(Image, studies["insula_pain"]).map_type
