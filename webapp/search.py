@@ -162,17 +162,31 @@ def estimated_rows(table, column, pattern):
     return known[1]
 
 
+#: Terms a probe found in FEW rows or more: {(database, table, term): when}, trusted STATISTICS_SECONDS.
+_found_common = {}
+
+
 def few_ids(term, tables):
     """The ids of the listed rows holding the term when they are fewer than FEW, else None.
 
     One query, each way of holding it by its own index, the listed table's first (``UNION ALL``: it stops
-    at FEW rows without reading the other ways)."""
+    at FEW rows without reading the other ways). A term the probe found common is not probed again for
+    STATISTICS_SECONDS in this process (letters inside 2,500 of 20,000 names: ~20 ms each time, as an estimate
+    cannot say "common" for a table that small). Only that verdict is kept, never the ids: were the term to
+    become rare meanwhile, the walk would still find exactly its rows, only more slowly."""
     listed = tables[0]
-    if surely_common(term, listed):
+    key = (db.engine.url.render_as_string(), listed.name, term)
+    known = _found_common.get(key)
+    if known is not None and time.monotonic() - known <= STATISTICS_SECONDS or surely_common(term, listed):
         return None
     sides = sa.union_all(*(side for table in tables for side in ids_holding(term, listed, table))).subquery()
     ids = set(db.session.scalars(sa.select(sides.c.id).limit(FEW)))
-    return ids if len(ids) < FEW else None
+    if len(ids) < FEW:
+        return ids
+    if len(_found_common) >= MAX_ESTIMATES:
+        _found_common.clear()
+    _found_common[key] = time.monotonic()
+    return None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,13 @@ from .seed import seed_collections, seed_images, seed_user
 from .test_lists import card_ids
 
 
+@pytest.fixture(autouse=True)
+def nothing_learnt(monkeypatch):
+    """What a process learnt about terms of other tests' databases (the same address) is not this test's."""
+    for kept in ("_statistics", "_estimates", "_found_common"):
+        monkeypatch.setattr(search, kept, {})
+
+
 @pytest.fixture
 def studies(app):
     with app.app_context():
@@ -110,8 +117,6 @@ def test_a_rare_word_is_searched_as_its_set_of_ids(app, client, studies, stateme
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the shape of PostgreSQL's query")
-    monkeypatch.setattr(search, "_statistics", {})
-    monkeypatch.setattr(search, "_estimates", {})
 
     def page_query():
         return next(s for s in reversed(statements) if "ORDER BY image.id DESC" in s)
@@ -195,4 +200,24 @@ def test_the_sure_part_of_a_count_leaves_out_what_the_list_leaves_out(app, studi
         assert sure("lovel") == 0
         db.session.rollback()
         monkeypatch.setattr(search, "FEW", 2_000)  # a rare term: its ids, counted as they are
+        monkeypatch.setattr(search, "_found_common", {})
         assert ImageFilters(q="lovel").surely_found() is None
+
+
+def test_a_term_found_common_is_not_probed_again_nor_its_estimate_asked_again(app, client, studies, statements,
+                                                                             monkeypatch):
+    """What a search learnt about a term (common, the planner's estimate) is kept a while per process; a rare
+    term's ids are probed on every search (they are the answer)."""
+    postgresql_only(app)
+
+    def asked(query, n):
+        statements.clear()
+        client.get("/images/", query_string={"q": query, "n": n})
+        return (len([s for s in statements if "UNION ALL" in s and "LIMIT" in s]),
+                len([s for s in statements if s.startswith("EXPLAIN")]))
+
+    assert asked("lovel", 1) == (1, 1)  # the probe found it in 2 rows: its ids
+    assert asked("lovel", 2) == (1, 0)
+    monkeypatch.setattr(search, "FEW", 2)  # now common
+    assert asked("lovel", 3) == (1, 0)
+    assert asked("lovel", 4) == (0, 0)
