@@ -145,7 +145,7 @@ class ImageFilters:
         return query
 
     def surely_found(self):
-        """Some of the ready public maps the search finds, cheap to count (for ``keyset.capped_count``), or None.
+        """Some of the ready public maps the search finds, cheap to count (``keyset_page``'s ``sure``), or None.
 
         A collection that holds every term in its own fields brings all its listed maps: they are counted from
         an index of the listed maps by collection (``ix_image_listed_collection_id``, no row read), looking

@@ -48,11 +48,11 @@ def index():
     ready = Image.public_query().where(Image.status == Image.READY).with_only_columns(*CARD_COLUMNS)
     query = filters.narrow(ready)
     if filters.narrowed:
-        count = functools.partial(capped_count, db.session, query, filters.surely_found())
+        count = functools.partial(capped_count, db.session, query)
     else:
         count = functools.partial(kept_while_current, "public_ready_count", [IMAGES_LIST], Image.public_ready_count)
     page = keyset_page(db.session, query, Image, filters.sort, page_number(), PER_PAGE, count,
-                       capped=bool(filters.narrowed), shape=ImageCard)
+                       capped=bool(filters.narrowed), shape=ImageCard, sure=filters.surely_found())
     modalities = [(name, name) for name in MODALITIES]
     return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
                            region_options=region_options())
