@@ -53,10 +53,14 @@ REGCONFIG = sa.literal_column(f"'{CONFIG}'::regconfig")
 VECTORS = {name: sa.literal_column(f"{name}.search_vector") for name in SEARCHED}
 
 
+def tsquery_text(term):
+    """The term as a tsquery (its words are letters and digits only: safe in one)."""
+    return f"{term.words[0]}:*" if term.loose else " <-> ".join(term.words)
+
+
 def postgresql_match(table, term):
-    """The term against a table's ``search_vector`` (its words are letters and digits only: safe in a tsquery)."""
-    text = f"{term.words[0]}:*" if term.loose else " <-> ".join(term.words)
-    return VECTORS[table.name].op("@@")(sa.func.to_tsquery(REGCONFIG, text))
+    """The term against a table's ``search_vector``."""
+    return VECTORS[table.name].op("@@")(sa.func.to_tsquery(REGCONFIG, tsquery_text(term)))
 
 
 def sqlite_match(table, term, suffix="words"):
@@ -67,9 +71,14 @@ def sqlite_match(table, term, suffix="words"):
     return table.c.id.in_(sa.select(fts.c.rowid).where(sa.literal_column(fts.name).op("MATCH")(text)))
 
 
+def looked_for_inside(term):
+    """Whether the term is also looked for inside names (a lone word of INSIDE_FROM characters or more)."""
+    return term.loose and len(term.words[0]) >= INSIDE_FROM
+
+
 def conditions_in_table(table, term):
     """The ways a row of ``table`` (Image's or Collection's) can hold the term, each answered by one index."""
-    inside = term.loose and len(term.words[0]) >= INSIDE_FROM
+    inside = looked_for_inside(term)
     if db.engine.dialect.name == "postgresql":
         found = [postgresql_match(table, term)]
         if inside:
@@ -81,9 +90,21 @@ def conditions_in_table(table, term):
     return found
 
 
-def term_in_table(table, term):
-    """Whether a row of ``table`` holds the term."""
-    return sa.or_(*conditions_in_table(table, term))
+def term_in_table(table, term, index=0):
+    """Whether a row of ``table`` holds the term: ``conditions_in_table`` ORed.
+
+    On PostgreSQL, one SQL fragment with bound values, the same SQL: built from SQLAlchemy's expressions it cost
+    ~0.1 ms of CPU per table and term on every search (decision 0041). ``index``, the term's place in the query,
+    keeps its parameters' names apart from the other terms' in one statement."""
+    if db.engine.dialect.name != "postgresql":
+        return sa.or_(*conditions_in_table(table, term))
+    name = f"search_{table.name}_{index}"
+    ways = [f"{table.name}.search_vector @@ to_tsquery('{CONFIG}'::regconfig, :{name}_q)"]
+    values = {f"{name}_q": tsquery_text(term)}
+    if looked_for_inside(term):
+        ways += [f"{table.name}.{column} ILIKE :{name}_p" for column in SEARCHED[table.name][1]]
+        values[f"{name}_p"] = f"%{term.words[0]}%"
+    return sa.type_coerce(sa.text(f"({' OR '.join(ways)})").bindparams(**values), sa.Boolean)
 
 
 def ids_holding(term, listed, table):
@@ -219,7 +240,7 @@ def find(query, tables):
     found = terms(query)
     if not found:
         return Search(sa.false())
-    parts = tuple(tuple(term_in_table(table, term) for table in tables) for term in found)
+    parts = tuple(tuple(term_in_table(table, term, index) for table in tables) for index, term in enumerate(found))
     if db.engine.dialect.name == "postgresql":
         for index, term in enumerate(found):
             ids = few_ids(term, tables)
