@@ -48,8 +48,13 @@ COUNT_CAP = 1_000
 
 def capped_count(session, query):
     """How many rows the query gives, counting no further than COUNT_CAP + 1 (more than the cap: capped)."""
+    return session.scalar(count_up_to_cap(query))
+
+
+def count_up_to_cap(query):
+    """SELECT the number of the query's rows, up to COUNT_CAP + 1."""
     limited = query.with_only_columns(sa.literal(1)).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return session.scalar(sa.select(sa.func.count()).select_from(limited))
+    return sa.select(sa.func.count()).select_from(limited)
 
 
 class KeysetPage:
@@ -73,14 +78,39 @@ class KeysetPage:
         return {"after": self.items[-1].id, "page": self.page + 1}
 
 
-def keyset_page(session, query, model, sort, page, per_page, count, capped=False, shape=None):
+class RowReader:
+    """Reads a page's rows for ``keyset_page``, and the count of ``sure`` riding along in the same statement."""
+
+    def __init__(self, session, shape, sure):
+        self.session, self.shape, self.sure, self.sure_count = session, shape, sure, None
+
+    def __call__(self, statement):
+        if self.shape is None:
+            return list(self.session.scalars(statement))
+        if self.sure is None:
+            return [self.shape(row) for row in self.session.execute(statement)]
+        counted = count_up_to_cap(self.sure).scalar_subquery().label("sure_count")
+        rows = self.session.execute(statement.add_columns(counted)).all()
+        self.sure_count = rows[0][-1] if rows else None
+        return [self.shape(row[:-1]) for row in rows]
+
+    @property
+    def past_cap(self):
+        """Whether the rows surely found already pass COUNT_CAP (the page's count is then not needed)."""
+        return self.sure_count is not None and self.sure_count > COUNT_CAP
+
+
+def keyset_page(session, query, model, sort, page, per_page, count, capped=False, shape=None, sure=None):
     """A page of ``query`` (filtered, not yet ordered) by ``?after=`` / ``?before=``, or by ``page`` offset.
 
     ``count()`` gives the total for the label: a stored number, or with ``capped`` a ``capped_count``, whose
     total past COUNT_CAP is shown as "COUNT_CAP+". With ``shape``, the query selects columns and each row
     becomes ``shape(row)`` (which has an ``id``); without, it selects the model's objects.
+    ``sure`` (with ``shape``): a query of some of the same rows, cheap to count (``ImageFilters.surely_found``).
+    Its count up to the cap is one more column of the page's statement (no round trip of its own); when it
+    passes the cap, so does the query's, and ``count()`` is not called.
     """
-    read = session.scalars if shape is None else (lambda statement: list(map(shape, session.execute(statement))))
+    read = RowReader(session, shape, sure)
     after, before = cursor("after"), cursor("before")
     row_id = after or before
     if row_id is None:
@@ -99,7 +129,8 @@ def keyset_page(session, query, model, sort, page, per_page, count, capped=False
             has_prev, has_next = more, True
             page = max(page, 2) if more else 1
     items = rows[:per_page]
-    return KeysetPage(items, page, per_page, count(), has_prev and bool(items), has_next and bool(items),
+    total = COUNT_CAP + 1 if read.past_cap else count()
+    return KeysetPage(items, page, per_page, total, has_prev and bool(items), has_next and bool(items),
                       COUNT_CAP if capped else None)
 
 

@@ -5,21 +5,26 @@ Each ``*Filters`` turns the query string into SQL conditions and back into the q
 that the pager and the form repeat, so a filter survives a page change.
 """
 
+import functools
 from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from flask import request
 
+from .extensions import db
 from .models import Collection, Image
 from .numbers import ascii_integer
 from .regions import clean_region, in_region
-from .search import matching
+from .search import find, held_by, matching
 from .vocab import ANALYSIS_LEVELS, MAP_TYPES, MODALITIES
 
 SORTS = {"new": "Newest first", "old": "Oldest first", "name": "Name (A–Z)"}
 YES_NO = {"yes": True, "no": False}
 #: Past any real list, and small enough that page × page size stays inside the database's integers.
 MAX_PAGE = 10**6
+#: How many of the newest public collections a search's count looks through for ones that hold every term
+#: (``ImageFilters.surely_found``): a bound on what that shortcut costs when few collections do (~1 ms).
+SURE_COLLECTIONS = 500
 
 
 def page_number():
@@ -111,10 +116,19 @@ class ImageFilters:
             sort=choice("sort", SORTS, "new"),
         )
 
+    @functools.cached_property
+    def search(self):
+        """The search box's ``Search`` on the maps and their collections (its terms probed once per request)."""
+        return find(self.q, [Image.__table__, Collection.__table__])
+
     def narrow(self, query):
         """Add the conditions to a query that already joins Image to Collection (no order: see ``keyset``)."""
         if self.q:
-            query = query.where(matching(self.q, [Image.__table__, Collection.__table__]))
+            query = query.where(self.search.condition)
+        return self.narrow_maps(query)
+
+    def narrow_maps(self, query):
+        """Add the conditions on the map's own fields (all but the search) to a query of Image."""
         for column, value in (
             (Image.map_type, self.map_type),
             (Image.modality, self.modality),
@@ -129,6 +143,26 @@ class ImageFilters:
         if self.region:
             query = query.where(in_region(self.region))
         return query
+
+    def surely_found(self):
+        """Some of the ready public maps the search finds, cheap to count (``keyset_page``'s ``sure``), or None.
+
+        A collection that holds every term in its own fields brings all its listed maps: they are counted from
+        an index of the listed maps by collection (``ix_image_listed_collection_id``, no row read), looking
+        through the newest SURE_COLLECTIONS public collections only. Counting the search's own matches walks
+        every map in turn and tests its text and its collection's (~8 ms for 1,001 of a common word at a
+        million maps). PostgreSQL only, and only when every term is common (a rare term's count is cheap)."""
+        if not self.q or not self.search.walked or db.engine.dialect.name != "postgresql":
+            return None
+        holds = held_by(self.search, 1)
+        newest = (sa.select(Collection.id, holds.label("holds"))
+                  .where(Collection.private.is_(False), Collection.unpublished_reason.is_(None))
+                  .order_by(Collection.id.desc()).limit(SURE_COLLECTIONS).subquery("newest"))
+        # OFFSET 0 keeps the planner from flattening the lateral query: one index range per collection.
+        maps = self.narrow_maps(sa.select(Image.id).where(
+            Image.collection_id == newest.c.id, Image.status == Image.READY, Image.unpublished_reason.is_(None)))
+        maps = maps.offset(0).lateral("maps")
+        return sa.select(maps.c.id).select_from(newest.join(maps, sa.true())).where(newest.c.holds)
 
     @property
     def narrowed(self):

@@ -14,6 +14,13 @@ from .seed import seed_collections, seed_images, seed_user
 from .test_lists import card_ids
 
 
+@pytest.fixture(autouse=True)
+def nothing_learnt(monkeypatch):
+    """What a process learnt about terms of other tests' databases (the same address) is not this test's."""
+    for kept in ("_statistics", "_estimates", "_found_common"):
+        monkeypatch.setattr(search, kept, {})
+
+
 @pytest.fixture
 def studies(app):
     with app.app_context():
@@ -110,7 +117,6 @@ def test_a_rare_word_is_searched_as_its_set_of_ids(app, client, studies, stateme
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the shape of PostgreSQL's query")
-    monkeypatch.setattr(search, "_statistics", {})
 
     def page_query():
         return next(s for s in reversed(statements) if "ORDER BY image.id DESC" in s)
@@ -137,3 +143,82 @@ def test_only_a_word_the_statistics_know_to_be_common_skips_the_probe(monkeypatc
     assert not search.surely_common(search.Term(("zygomorphic",), loose=True), table)
     assert not search.surely_common(search.Term(("map", "amygdala"), loose=False), table)  # a phrase may be rare
     assert search.surely_common(search.Term(("ippoc",), loose=True), table)  # letters inside many names
+
+
+def postgresql_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's count of a common search")
+
+
+def test_a_common_search_counts_the_maps_of_collections_holding_it_first(app, client, studies, statements,
+                                                                           monkeypatch):
+    """When the listed maps of collections that hold every term already pass the cap, they are all the count
+    reads (an index range per collection); the search's own matches are counted only when they do not."""
+    from webapp import keyset
+
+    postgresql_only(app)
+    monkeypatch.setattr(search, "FEW", 1)  # every term in some row is common: the walk
+    monkeypatch.setattr(keyset, "COUNT_CAP", 1)
+    html = client.get("/images/", query_string={"q": "lovel"}).get_data(as_text=True)
+    page_query = next(s for s in statements if "ORDER BY image.id DESC" in s)
+    assert 'data-total="1">1+ map' in html
+    assert "JOIN LATERAL" in page_query  # the sure count rides along with the page's rows
+    assert not [s for s in statements if s.startswith("SELECT count(*)")]
+    statements.clear()
+    monkeypatch.setattr(keyset, "COUNT_CAP", 2)  # the first collection's two maps do not pass it: counted again
+    html = client.get("/images/", query_string={"q": "lovel", "walk": 1}).get_data(as_text=True)
+    assert 'data-total="2">2 maps' in html
+    assert len([s for s in statements if s.startswith("SELECT count(*)")]) == 1
+
+
+def test_the_sure_part_of_a_count_leaves_out_what_the_list_leaves_out(app, studies, monkeypatch):
+    """Only ready, published maps of public collections, with the page's other filters, and only of collections
+    that hold every term by themselves."""
+    from webapp.keyset import count_up_to_cap
+    from webapp.listing import ImageFilters
+
+    postgresql_only(app)
+    monkeypatch.setattr(search, "FEW", 1)
+
+    def sure(query, **filters):
+        return db.session.scalar(count_up_to_cap(ImageFilters(q=query, **filters).surely_found()))
+
+    with app.app_context():
+        assert sure("lovel") == 2 and sure("lovelace émotion") == 2 and sure('"jürgen müller" ada') == 2
+        assert sure("lovel turing") == 0  # no collection holds both
+        assert sure("amygdala") == 0  # a map's own words: not the shortcut's
+        map_type = db.session.get(Image, studies["insula_pain"]).map_type
+        assert sure("lovel", map_type=map_type) == 1
+        db.session.execute(sa.update(Image).where(Image.id == studies["insula_pain"]).values(status="processing"))
+        assert sure("lovel") == 1
+        db.session.execute(sa.update(Image).where(Image.id == studies["amygdala response to fearful faces"])
+                           .values(unpublished_reason="spam"))
+        assert sure("lovel") == 0
+        db.session.rollback()
+        collection_id = db.session.get(Image, studies["insula_pain"]).collection_id
+        db.session.execute(sa.update(Collection).where(Collection.id == collection_id).values(private=True))
+        assert sure("lovel") == 0
+        db.session.rollback()
+        monkeypatch.setattr(search, "FEW", 2_000)  # a rare term: its ids, counted as they are
+        monkeypatch.setattr(search, "_found_common", {})
+        assert ImageFilters(q="lovel").surely_found() is None
+
+
+def test_a_term_found_common_is_not_probed_again_nor_its_estimate_asked_again(app, client, studies, statements,
+                                                                             monkeypatch):
+    """What a search learnt about a term (common, the planner's estimate) is kept a while per process; a rare
+    term's ids are probed on every search (they are the answer)."""
+    postgresql_only(app)
+
+    def asked(query, n):
+        statements.clear()
+        client.get("/images/", query_string={"q": query, "n": n})
+        return (len([s for s in statements if "UNION ALL" in s and "LIMIT" in s]),
+                len([s for s in statements if s.startswith("EXPLAIN")]))
+
+    assert asked("lovel", 1) == (1, 1)  # the probe found it in 2 rows: its ids
+    assert asked("lovel", 2) == (1, 0)
+    monkeypatch.setattr(search, "FEW", 2)  # now common
+    assert asked("lovel", 3) == (1, 0)
+    assert asked("lovel", 4) == (0, 0)

@@ -63,7 +63,7 @@ def index():
     else:
         count = functools.partial(kept_while_current, "public_ready_count", [IMAGES_LIST], Image.public_ready_count)
     page = keyset_page(db.session, query, Image, filters.sort, page_number(), PER_PAGE, count,
-                       capped=bool(filters.narrowed), shape=ImageCard)
+                       capped=bool(filters.narrowed), shape=ImageCard, sure=filters.surely_found())
     modalities = [(name, name) for name in MODALITIES]
     return render_template("images/index.html", page=page, filters=filters, sorts=SORTS, modalities=modalities,
                            region_options=region_options(), cards=Markup("".join(map(image_card_html, page.items))))

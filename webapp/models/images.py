@@ -80,6 +80,9 @@ class Image(ImageMetadata, db.Model):
         sa.Index("ix_image_listed_id", "id", "collection_id", postgresql_where=sa.text(LISTED),
                  sqlite_where=sa.text(LISTED)),
         sa.Index("ix_image_name_id", "name", "id"),  # keyset pages sorted by name
+        # The listed images by collection, for a search's count read from the index alone (decision 0041).
+        sa.Index("ix_image_listed_collection_id", "collection_id", "id", postgresql_where=sa.text(LISTED),
+                 sqlite_where=sa.text(LISTED)),
         # The few unpublished images, for the lists' total (public_ready_count).
         sa.Index("ix_image_unpublished", "collection_id", postgresql_where=sa.text(UNPUBLISHED),
                  sqlite_where=sa.text(UNPUBLISHED)),
