@@ -21,6 +21,24 @@ SERVER_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = SERVER_DATABASE_URL.startswith("postgresql")
 
 
+def share_the_cache_between_processes(app, folder):
+    """Give the app the page cache's store as processes share it: Redis when the run has one, else a folder
+    (two apps made on the same folder then see each other's generations, as two web processes do)."""
+    from webapp.extensions import cache
+
+    if app.config["CACHE_TYPE"] != "RedisCache":
+        app.config.update(CACHE_TYPE="FileSystemCache", CACHE_DIR=str(folder / "shared-cache"))
+        cache.init_app(app)
+
+
+def freeze_signing_time(monkeypatch):
+    """One timestamp for every value signed within the test, so two builds of a page carry the same CSRF token."""
+    from itsdangerous import TimestampSigner
+
+    now = TimestampSigner.get_timestamp(None)
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now)
+
+
 @contextlib.contextmanager
 def sql_statements(app):
     """Every SQL statement the app sends while the block runs (query counts and shapes are asserted on them)."""

@@ -8,19 +8,16 @@ or deleted), and the second's very next request is a 401.
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import csrf_token, sql_statements
+from tests.helpers import csrf_token, share_the_cache_between_processes, sql_statements
 from webapp import create_app
 from webapp.config import TestConfig
-from webapp.extensions import cache, db
+from webapp.extensions import db
 from webapp.models import ApiToken, User, utcnow
 
 
 @pytest.fixture(autouse=True)
 def cache_shared_by_processes(app, tmp_path):
-    """The page cache's store as processes share it: Redis when the run has one, else a folder."""
-    if app.config["CACHE_TYPE"] != "RedisCache":
-        app.config.update(CACHE_TYPE="FileSystemCache", CACHE_DIR=str(tmp_path / "shared-cache"))
-        cache.init_app(app)
+    share_the_cache_between_processes(app, tmp_path)
 
 
 @pytest.fixture

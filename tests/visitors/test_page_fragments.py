@@ -3,14 +3,13 @@ built without them, byte for byte, for every viewer; a change shows on the next 
 never reaches someone the page's own access check refuses."""
 
 import pytest
-from itsdangerous.timed import TimestampSigner
 
 from webapp import create_app
 from webapp.config import TestConfig
-from webapp.extensions import cache, db
+from webapp.extensions import db
 from webapp.models import Collection, Image
 
-from ..helpers import csrf_token, sql_statements
+from ..helpers import csrf_token, freeze_signing_time, share_the_cache_between_processes, sql_statements
 from .seed import emotion_study
 
 OWNER, READER, ADMIN = "owner@example.org", "reader@example.org", "admin@example.org"
@@ -22,10 +21,7 @@ PAGES = ("/images/{image}", "/images/{unfinished}", "/images/{unpublished}", "/i
 
 @pytest.fixture(autouse=True)
 def cache_shared_by_processes(app, tmp_path):
-    """The page cache's store as processes share it: Redis when the run has one, else a folder."""
-    if app.config["CACHE_TYPE"] != "RedisCache":
-        app.config.update(CACHE_TYPE="FileSystemCache", CACHE_DIR=str(tmp_path / "shared-cache"))
-        cache.init_app(app)
+    share_the_cache_between_processes(app, tmp_path)
 
 
 @pytest.fixture
@@ -36,8 +32,7 @@ def site(app, accounts, monkeypatch):
     from webapp import pagecache
 
     monkeypatch.setattr(pagecache, "is_shareable_request", lambda: False)
-    now = TimestampSigner.get_timestamp(None)
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now)
+    freeze_signing_time(monkeypatch)
     owner_id = accounts.create(OWNER)
     accounts.create(READER)
     accounts.create(ADMIN, admin=True)

@@ -2,12 +2,11 @@
 built for only, and never older than the data."""
 
 import pytest
-from itsdangerous.timed import TimestampSigner
 
 from webapp.extensions import db
 from webapp.models import Collection, Image
 
-from ..helpers import csrf_token, sql_statements
+from ..helpers import csrf_token, freeze_signing_time, sql_statements
 from .seed import emotion_study
 
 OWNER, READER, ADMIN = "owner@example.org", "reader@example.org", "admin@example.org"
@@ -23,8 +22,7 @@ def site(app, accounts, monkeypatch):
     from webapp import pagecache
 
     monkeypatch.setattr(pagecache, "is_shareable_request", lambda: False)
-    now = TimestampSigner.get_timestamp(None)
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now)
+    freeze_signing_time(monkeypatch)
     owner_id = accounts.create(OWNER)
     accounts.create(READER)
     accounts.create(ADMIN, admin=True)
